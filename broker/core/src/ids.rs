@@ -1,0 +1,1 @@
+//! Identifiers: national IDs, unified business numbers, agency codes.
