@@ -4,8 +4,6 @@
 
 use std::{env, fs, path::PathBuf};
 
-use prost::Message as _;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from("proto");
     let mut files = Vec::new();
@@ -13,9 +11,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     files.sort();
     println!("cargo:rerun-if-changed=proto");
 
-    let descriptors = protox::compile(&files, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&files)?;
+    // Encode through the compiler, not `prost_types`: prost drops unknown fields, and the custom
+    // options (`tongdao.v1.subject`, `data_class`, …) are unknown to `prost_types::FieldOptions`,
+    // so `file_descriptor_set().encode_to_vec()` would silently lose every one of them.
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(out_dir.join("tongdao_descriptors.bin"), descriptors.encode_to_vec())?;
+    fs::write(
+        out_dir.join("tongdao_descriptors.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
+    let descriptors = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()
         .build_server(true)

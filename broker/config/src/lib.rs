@@ -4,7 +4,7 @@
 //! reports every problem it finds at once.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -49,6 +49,9 @@ pub struct BrokerConfig {
     pub certificate_profile: Option<PathBuf>,
     /// Agency registry: government OID → agency code and name.
     pub agency_registry: PathBuf,
+    /// Issuing CA certificates per profile authority, e.g. `GCA = ["gca.crt"]`. Identities are
+    /// read only from leaves these CAs issued, matched by key identifier.
+    pub authorities: BTreeMap<String, Vec<PathBuf>>,
     /// A TLS handshake not finished by then is dropped.
     #[serde(default = "defaults::handshake_timeout_ms")]
     pub handshake_timeout_ms: u64,
@@ -61,7 +64,8 @@ pub struct BrokerConfig {
     /// HTTP/2 streams one client connection may have open at once.
     #[serde(default = "defaults::max_concurrent_streams")]
     pub max_concurrent_streams: u32,
-    /// How long a client-chosen exchange id is remembered to refuse replays.
+    /// How long a client-chosen exchange id is remembered to refuse replays. Client-chosen ids
+    /// must be UUIDv7, whose timestamp must fall within this window, so memory stays bounded.
     #[serde(default = "defaults::replay_window_s")]
     pub replay_window_s: u64,
     /// Where each domain package is served.
@@ -152,7 +156,11 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        Self { log_format: LogFormat::default(), log_filter: defaults::log_filter(), metrics_addr: None }
+        Self {
+            log_format: LogFormat::default(),
+            log_filter: defaults::log_filter(),
+            metrics_addr: None,
+        }
     }
 }
 
@@ -181,7 +189,7 @@ mod defaults {
         256
     }
     pub(super) fn replay_window_s() -> u64 {
-        24 * 3600
+        300
     }
     pub(super) fn adapter_timeout_ms() -> u64 {
         10_000
@@ -238,7 +246,12 @@ pub struct ConfigErrors {
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {} problem(s):", self.path.display(), self.problems.len())?;
+        writeln!(
+            f,
+            "{}: {} problem(s):",
+            self.path.display(),
+            self.problems.len()
+        )?;
         for problem in &self.problems {
             writeln!(f, "  - {problem}")?;
         }
@@ -257,13 +270,21 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigErrors> {
-        let fail = |problems: Vec<String>| ConfigErrors { path: path.to_owned(), problems };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read: {e}")]))?;
+        let fail = |problems: Vec<String>| ConfigErrors {
+            path: path.to_owned(),
+            problems,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read: {e}")]))?;
         let mut config = Self::parse(&text, env).map_err(fail)?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         let problems = config.problems();
-        if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(problems))
+        }
     }
 
     /// Parses TOML text with environment overrides; no path resolution, no checks.
@@ -271,13 +292,16 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, Vec<String>> {
-        let overrides: Vec<(String, String)> =
-            env.into_iter().filter(|(key, _)| key.starts_with(ENV_PREFIX)).collect();
+        let overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(ENV_PREFIX))
+            .collect();
         if overrides.is_empty() {
             // Straight from text, so serde's errors keep their line and column.
             return toml::from_str(text).map_err(|e| vec![one_line(&e.to_string())]);
         }
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| vec![one_line(&e.to_string())])?;
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| vec![one_line(&e.to_string())])?;
         let mut problems = Vec::new();
         for (key, value) in overrides {
             if let Err(problem) = apply_override(&mut table, &key, &value) {
@@ -289,7 +313,12 @@ impl Config {
         }
         toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| vec![format!("after environment overrides: {}", one_line(&e.to_string()))])
+            .map_err(|e: toml::de::Error| {
+                vec![format!(
+                    "after environment overrides: {}",
+                    one_line(&e.to_string())
+                )]
+            })
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -307,6 +336,7 @@ impl Config {
         if let Some(broker) = &mut self.broker {
             resolve_tls(&mut broker.tls);
             resolve(&mut broker.agency_registry);
+            broker.authorities.values_mut().flatten().for_each(resolve);
             if let Some(profile) = &mut broker.certificate_profile {
                 resolve(profile);
             }
@@ -322,7 +352,26 @@ impl Config {
         let mut problems = Vec::new();
         if let Some(broker) = &self.broker {
             check_tls(&mut problems, "broker", &broker.tls);
-            check_file(&mut problems, "broker.agency_registry", &broker.agency_registry);
+            check_file(
+                &mut problems,
+                "broker.agency_registry",
+                &broker.agency_registry,
+            );
+            if broker.authorities.is_empty() {
+                problems.push(
+                    "broker.authorities: name at least one issuing CA (e.g. GCA = [\"gca.crt\"])"
+                        .into(),
+                );
+            }
+            for (authority, files) in &broker.authorities {
+                for file in files {
+                    check_file(
+                        &mut problems,
+                        &format!("broker.authorities.{authority}"),
+                        file,
+                    );
+                }
+            }
             if let Some(profile) = &broker.certificate_profile {
                 check_file(&mut problems, "broker.certificate_profile", profile);
             }
@@ -330,7 +379,10 @@ impl Config {
                 ("broker.handshake_timeout_ms", broker.handshake_timeout_ms),
                 ("broker.max_deadline_ms", broker.max_deadline_ms),
                 ("broker.max_message_bytes", broker.max_message_bytes as u64),
-                ("broker.max_concurrent_streams", u64::from(broker.max_concurrent_streams)),
+                (
+                    "broker.max_concurrent_streams",
+                    u64::from(broker.max_concurrent_streams),
+                ),
             ] {
                 if value == 0 {
                     problems.push(format!("{name}: must be greater than 0"));
@@ -349,7 +401,9 @@ impl Config {
                     problems.push(format!("{key}.package: {} is routed twice", route.package));
                 }
                 if route.endpoints.is_empty() {
-                    problems.push(format!("{key}.endpoints: at least one adapter endpoint is needed"));
+                    problems.push(format!(
+                        "{key}.endpoints: at least one adapter endpoint is needed"
+                    ));
                 }
                 for endpoint in &route.endpoints {
                     if endpoint.parse::<SocketAddr>().is_err() && !is_host_port(endpoint) {
@@ -366,7 +420,11 @@ impl Config {
         }
         if let Some(household) = &self.adapters.household {
             check_tls(&mut problems, "adapters.household", &household.server.tls);
-            check_file(&mut problems, "adapters.household.extract", &household.extract);
+            check_file(
+                &mut problems,
+                "adapters.household.extract",
+                &household.extract,
+            );
             if household.server.broker_name.is_empty() {
                 problems.push("adapters.household.broker_name: must not be empty".into());
             }
@@ -382,10 +440,20 @@ fn check_file(problems: &mut Vec<String>, key: &str, path: &Path) {
 }
 
 fn check_tls(problems: &mut Vec<String>, section: &str, tls: &TlsFiles) {
-    check_file(problems, &format!("{section}.tls.certificate"), &tls.certificate);
-    check_file(problems, &format!("{section}.tls.private_key"), &tls.private_key);
+    check_file(
+        problems,
+        &format!("{section}.tls.certificate"),
+        &tls.certificate,
+    );
+    check_file(
+        problems,
+        &format!("{section}.tls.private_key"),
+        &tls.private_key,
+    );
     if tls.trust_anchors.is_empty() {
-        problems.push(format!("{section}.tls.trust_anchors: at least one trust anchor is needed"));
+        problems.push(format!(
+            "{section}.tls.trust_anchors: at least one trust anchor is needed"
+        ));
     }
     for anchor in &tls.trust_anchors {
         check_file(problems, &format!("{section}.tls.trust_anchors"), anchor);
@@ -407,26 +475,36 @@ fn is_domain_package(package: &str) -> bool {
 fn is_host_port(endpoint: &str) -> bool {
     endpoint.rsplit_once(':').is_some_and(|(host, port)| {
         !host.is_empty()
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
             && port.parse::<u16>().is_ok()
     })
 }
 
 fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(), String> {
-    let path: Vec<String> =
-        key[ENV_PREFIX.len()..].split("__").map(|part| part.to_ascii_lowercase()).collect();
+    let path: Vec<String> = key[ENV_PREFIX.len()..]
+        .split("__")
+        .map(|part| part.to_ascii_lowercase())
+        .collect();
     if path.iter().any(String::is_empty) {
-        return Err(format!("{key}: malformed override name (use TONGDAO__SECTION__KEY)"));
+        return Err(format!(
+            "{key}: malformed override name (use TONGDAO__SECTION__KEY)"
+        ));
     }
     let parsed = format!("v = {value}")
         .parse::<toml::Table>()
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    let (last, parents) = path.split_last().ok_or_else(|| format!("{key}: empty override"))?;
+    let (last, parents) = path
+        .split_last()
+        .ok_or_else(|| format!("{key}: empty override"))?;
     let mut current = table;
     for part in parents {
-        let entry = current.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         current = entry
             .as_table_mut()
             .ok_or_else(|| format!("{key}: {part} is not a table in the configuration"))?;
@@ -436,5 +514,10 @@ fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(),
 }
 
 fn one_line(message: &str) -> String {
-    message.split('\n').map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
+    message
+        .split('\n')
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }

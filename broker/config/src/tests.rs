@@ -4,6 +4,9 @@ const GOOD: &str = r#"
 [broker]
 listen_addr = "127.0.0.1:8443"
 agency_registry = "agencies.toml"
+[broker.authorities]
+GCA = ["gca.crt"]
+MOICA = ["moica.crt"]
 [broker.tls]
 certificate = "broker.crt"
 private_key = "broker.key"
@@ -40,20 +43,35 @@ fn unknown_key_is_an_error_with_its_line() {
 #[test]
 fn environment_overrides_win() {
     let env = vec![
-        ("TONGDAO__BROKER__LISTEN_ADDR".to_owned(), "127.0.0.1:9999".to_owned()),
-        ("TONGDAO__BROKER__MAX_DEADLINE_MS".to_owned(), "1234".to_owned()),
+        (
+            "TONGDAO__BROKER__LISTEN_ADDR".to_owned(),
+            "127.0.0.1:9999".to_owned(),
+        ),
+        (
+            "TONGDAO__BROKER__MAX_DEADLINE_MS".to_owned(),
+            "1234".to_owned(),
+        ),
         ("UNRELATED".to_owned(), "x".to_owned()),
     ];
-    let broker = Config::parse(GOOD, env).expect("valid").broker.expect("broker");
+    let broker = Config::parse(GOOD, env)
+        .expect("valid")
+        .broker
+        .expect("broker");
     assert_eq!(broker.listen_addr.port(), 9999);
     assert_eq!(broker.max_deadline_ms, 1234);
 }
 
 #[test]
 fn bad_override_value_is_reported() {
-    let env = vec![("TONGDAO__BROKER__LISTEN_ADDR".to_owned(), "not-an-address".to_owned())];
+    let env = vec![(
+        "TONGDAO__BROKER__LISTEN_ADDR".to_owned(),
+        "not-an-address".to_owned(),
+    )];
     let problems = Config::parse(GOOD, env).expect_err("bad address");
-    assert!(problems[0].contains("after environment overrides"), "{problems:?}");
+    assert!(
+        problems[0].contains("after environment overrides"),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -73,6 +91,7 @@ fn load_reports_every_problem_at_once() {
         "broker.tls.trust_anchors: file",
         "broker.tls.crls: file",
         "broker.agency_registry: file",
+        "broker.authorities.MOICA: file",
         "routed twice",
         "at least one adapter endpoint",
         "server_name: must not be empty",
@@ -82,7 +101,10 @@ fn load_reports_every_problem_at_once() {
         assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
     }
     // Relative paths resolve against the file's directory.
-    assert!(all.contains(&dir.path().join("broker.crt").display().to_string()), "{all}");
+    assert!(
+        all.contains(&dir.path().join("broker.crt").display().to_string()),
+        "{all}"
+    );
 }
 
 #[test]

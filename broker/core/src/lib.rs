@@ -2,6 +2,8 @@
 //! behind a connection, and the fixed set of error reasons with the one table that maps each
 //! to a gRPC status.
 
+pub mod codec;
+pub mod deadline;
 pub mod ids;
 pub mod principal;
 pub mod reason;

@@ -61,7 +61,10 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with `reason` and a caller-facing `message`.
     pub fn new(reason: Reason, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { reason, message: message.into() }
+        Self {
+            reason,
+            message: message.into(),
+        }
     }
 
     /// The reason.
@@ -82,8 +85,11 @@ impl Rejection {
     /// The status a caller receives: the reason's code, the message, and a
     /// `google.rpc.ErrorInfo` detail with domain `tongdao` and the reason's name.
     pub fn into_status(self) -> Status {
-        let details =
-            ErrorDetails::with_error_info(reason_name(self.reason), ERROR_DOMAIN, std::collections::HashMap::new());
+        let details = ErrorDetails::with_error_info(
+            reason_name(self.reason),
+            ERROR_DOMAIN,
+            std::collections::HashMap::new(),
+        );
         Status::with_error_details(self.code(), self.message.into_owned(), details)
     }
 
@@ -130,7 +136,9 @@ mod tests {
     #[test]
     fn every_reason_has_a_specific_code_and_round_trips() {
         for value in 1..=200 {
-            let Ok(reason) = Reason::try_from(value) else { continue };
+            let Ok(reason) = Reason::try_from(value) else {
+                continue;
+            };
             let status = Rejection::new(reason, "m").into_status();
             assert_ne!(status.code(), Code::Unknown, "{reason:?}");
             assert_ne!(status.code(), Code::Ok, "{reason:?}");
@@ -140,7 +148,11 @@ mod tests {
 
     #[test]
     fn foreign_domain_is_not_read_as_a_tongdao_reason() {
-        let details = ErrorDetails::with_error_info("PURPOSE_REQUIRED", "example.com", std::collections::HashMap::new());
+        let details = ErrorDetails::with_error_info(
+            "PURPOSE_REQUIRED",
+            "example.com",
+            std::collections::HashMap::new(),
+        );
         let status = Status::with_error_details(Code::InvalidArgument, "x", details);
         assert_eq!(Rejection::reason_of(&status), None);
     }

@@ -1,1 +1,222 @@
-//! placeholder
+//! The Tongdao broker: accepts agencies and citizens over mutual TLS, identifies the principal
+//! once per connection, runs every domain exchange through one stack of checks, relays permitted
+//! exchanges to the adapter serving the method, and serves its own API (directory, health,
+//! reflection).
+
+mod admit;
+mod api;
+mod authorize;
+mod catalogue;
+mod exchange;
+mod forward;
+mod identify;
+mod ingress;
+mod layers;
+mod replay;
+mod stack;
+mod validate;
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    path::Path,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tongdao_config::BrokerConfig;
+use tongdao_policy::AgencyRegistry;
+use tongdao_schemas::{FILE_DESCRIPTOR_SET, v1::directory_server::DirectoryServer};
+use tongdao_tls::{ClientTls, Material, ServeOptions};
+use tonic::{body::Body, service::Routes as ApiRoutes};
+use tower::Service;
+
+pub use exchange::{
+    CLIENT_AGENCY_HEADER, CONSENT_HEADER, Caller, EXCHANGE_ID_HEADER, PURPOSE_HEADER,
+    TRACEPARENT_HEADER,
+};
+pub use identify::Identifier;
+
+use crate::{
+    api::DirectoryApi, catalogue::Catalogue, forward::Routes, ingress::DomainIngress,
+    replay::ReplayGuard, stack::exchange_stack,
+};
+
+/// A broker built from its configuration, ready to serve.
+pub struct Broker {
+    tls: Arc<ArcSwap<rustls::ServerConfig>>,
+    identifier: Arc<Identifier>,
+    service: Dispatch,
+    health: tonic_health::server::HealthReporter,
+    options: ServeOptions,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Loads every file the configuration names and builds the broker. Every problem found is
+    /// returned at once (one line each), so `tongdao check-config` can show them together.
+    pub fn from_config(config: &BrokerConfig) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let material = Material::load(
+            &config.tls.certificate,
+            &config.tls.private_key,
+            &config.tls.trust_anchors,
+            &config.tls.crls,
+        )
+        .map_err(|e| problems.push(format!("broker.tls: {e}")))
+        .ok();
+        let registry = read(&config.agency_registry)
+            .and_then(|text| {
+                AgencyRegistry::parse(&config.agency_registry.display().to_string(), &text)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| problems.push(format!("broker.agency_registry: {e}")))
+            .ok();
+        let profile = match &config.certificate_profile {
+            Some(path) => tongdao_pki::Profile::load(path)
+                .map_err(|e| problems.push(format!("broker.certificate_profile: {e}")))
+                .ok(),
+            None => Some(tongdao_pki::Profile::embedded()),
+        };
+        let (Some(material), Some(registry), Some(profile)) = (material, registry, profile) else {
+            return Err(problems);
+        };
+        let server_config = tongdao_tls::server_config(&material)
+            .map_err(|e| problems.push(format!("broker.tls: {e}")))
+            .ok();
+        let client_tls = ClientTls::new(&material)
+            .map_err(|e| problems.push(format!("broker.tls (toward adapters): {e}")))
+            .ok();
+        let identifier = Identifier::new(profile, &config.authorities, registry.clone())
+            .map_err(|found| problems.extend(found))
+            .ok();
+        let routes = client_tls.and_then(|tls| {
+            Routes::new(&config.routes, &tls)
+                .map_err(|e| problems.push(format!("broker.routes: {e}")))
+                .ok()
+        });
+        let (Some(server_config), Some(identifier), Some(routes)) =
+            (server_config, identifier, routes)
+        else {
+            return Err(problems);
+        };
+
+        let catalogue = Arc::new(Catalogue::new(&routes));
+        let replay = ReplayGuard::new(config.replay_window());
+        let domain = DomainIngress {
+            stack: exchange_stack(catalogue.clone(), replay.clone()),
+            replay,
+            max_message_bytes: config.max_message_bytes,
+            max_deadline: config.max_deadline(),
+        };
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let directory = DirectoryApi {
+            catalogue,
+            registry: Arc::new(registry),
+            policy_version: "foundation".to_owned(),
+        };
+        let api = ApiRoutes::new(DirectoryServer::new(directory))
+            .add_service(health_service)
+            .add_service(reflection_v1())
+            .add_service(reflection_v1alpha())
+            .prepare();
+        Ok(Self {
+            tls: Arc::new(ArcSwap::from_pointee(server_config)),
+            identifier: Arc::new(identifier),
+            service: Dispatch { api, domain },
+            health,
+            options: ServeOptions {
+                server_name: "broker",
+                handshake_timeout: config.handshake_timeout(),
+                max_concurrent_streams: config.max_concurrent_streams,
+                drain_timeout: Duration::from_secs(10),
+                counts: Arc::default(),
+            },
+        })
+    }
+
+    /// Handshakes this broker accepted and refused, by reason.
+    pub fn handshake_counts(&self) -> Arc<tongdao_tls::HandshakeCounts> {
+        self.options.counts.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight exchanges.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        self.health
+            .set_serving::<DirectoryServer<DirectoryApi>>()
+            .await;
+        let identifier = self.identifier;
+        tongdao_tls::serve(
+            listener,
+            self.tls,
+            self.options,
+            move |peer| Arc::new(identifier.identify(peer)),
+            self.service,
+            shutdown,
+        )
+        .await;
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn reflection_v1() -> tonic_reflection::server::v1::ServerReflectionServer<
+    impl tonic_reflection::server::v1::ServerReflection,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the compiled-in descriptor set is valid")
+}
+
+fn reflection_v1alpha() -> tonic_reflection::server::v1alpha::ServerReflectionServer<
+    impl tonic_reflection::server::v1alpha::ServerReflection,
+> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the compiled-in descriptor set is valid")
+}
+
+/// The broker's top-level service: its own API by path prefix, everything else is a domain
+/// exchange.
+#[derive(Clone)]
+struct Dispatch {
+    api: ApiRoutes,
+    domain: DomainIngress,
+}
+
+/// Services the broker answers itself; every other path is routed as a domain exchange.
+const API_PREFIXES: [&str; 3] = ["/tongdao.v1.", "/grpc.health.v1.", "/grpc.reflection."];
+
+impl Service<http::Request<Body>> for Dispatch {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let path = request.uri().path();
+        if API_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
+            Box::pin(self.api.call(request))
+        } else {
+            self.domain.call(request)
+        }
+    }
+}

@@ -1,7 +1,12 @@
 //! The client side: the broker's mTLS connector toward adapters (and the CLI's toward the
 //! broker).
 
-use std::{future::Future, pin::Pin, sync::Arc, task::{Context, Poll}};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, RootCertStore};
@@ -31,13 +36,37 @@ impl ClientTls {
             .with_root_certificates(roots)
             .with_client_auth_cert(material.chain.clone(), material.key.clone_key())?;
         config.alpn_protocols = vec![b"h2".to_vec()];
-        Ok(Self { config: Arc::new(config) })
+        Ok(Self {
+            config: Arc::new(config),
+        })
+    }
+
+    /// A client that presents no certificate: for probing that servers refuse such clients
+    /// (tests, the adapter conformance kit). Servers are verified against `roots`.
+    pub fn without_client_certificate(
+        roots: &[rustls_pki_types::CertificateDer<'static>],
+    ) -> Result<Self, rustls::Error> {
+        let mut store = RootCertStore::empty();
+        for root in roots {
+            store.add(root.clone())?;
+        }
+        let mut config = ClientConfig::builder_with_provider(crypto_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Self {
+            config: Arc::new(config),
+        })
     }
 
     /// A connector for `tonic::transport::Endpoint::connect_with_connector*` that verifies the
     /// server as `server_name` (whatever address the endpoint URI names).
     pub fn connector(&self, server_name: ServerName<'static>) -> TlsConnector {
-        TlsConnector { inner: tokio_rustls::TlsConnector::from(self.config.clone()), server_name }
+        TlsConnector {
+            inner: tokio_rustls::TlsConnector::from(self.config.clone()),
+            server_name,
+        }
     }
 }
 
@@ -50,7 +79,9 @@ pub struct TlsConnector {
 
 impl std::fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsConnector").field("server_name", &self.server_name).finish()
+        f.debug_struct("TlsConnector")
+            .field("server_name", &self.server_name)
+            .finish()
     }
 }
 

@@ -9,9 +9,9 @@ mod serve;
 mod server;
 
 pub use client::{ClientTls, TlsConnector};
-pub use material::{Material, MaterialError};
-pub use serve::{Peer, ServeOptions, serve};
-pub use server::{HandshakeRefusal, server_config};
+pub use material::{Material, MaterialError, certificates};
+pub use serve::{HandshakeCounts, Peer, ServeOptions, serve};
+pub use server::{HandshakeRefusal, server_config, server_config_for_peer};
 
 /// Installs aws-lc-rs as the process-wide rustls crypto provider. Call first thing in `main`
 /// (and in tests): with no default installed, any code path that asks rustls for the default

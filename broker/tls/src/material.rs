@@ -60,16 +60,24 @@ impl Material {
         for crl in crls {
             revocations.extend(revocation_lists(crl)?);
         }
-        Ok(Self { chain: certificates(chain)?, key: private_key(key)?, roots: trust, crls: revocations })
+        Ok(Self {
+            chain: certificates(chain)?,
+            key: private_key(key)?,
+            roots: trust,
+            crls: revocations,
+        })
     }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, MaterialError> {
-    std::fs::read(path).map_err(|source| MaterialError::Read { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| MaterialError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Every certificate in a PEM file (at least one).
-pub(crate) fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, MaterialError> {
+pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, MaterialError> {
     let pem = read(path)?;
     let parsed: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
     match parsed {
@@ -97,5 +105,9 @@ fn revocation_lists(
 }
 
 fn pem_error(path: &Path, what: &'static str, detail: String) -> MaterialError {
-    MaterialError::Pem { path: path.to_owned(), what, detail }
+    MaterialError::Pem {
+        path: path.to_owned(),
+        what,
+        detail,
+    }
 }

@@ -6,7 +6,15 @@
 //! limit, identify the peer once per connection, and serve HTTP/2 with hyper directly.
 
 use std::{
-    convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration,
+    collections::HashMap,
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use arc_swap::ArcSwap;
@@ -37,6 +45,39 @@ pub struct ServeOptions {
     pub max_concurrent_streams: u32,
     /// How long connections may take to finish in-flight calls after shutdown starts.
     pub drain_timeout: Duration,
+    /// Handshake outcomes, kept alongside the metrics so a process can read its own counts.
+    pub counts: Arc<HandshakeCounts>,
+}
+
+/// Handshakes this server completed and refused, by reason.
+#[derive(Debug, Default)]
+pub struct HandshakeCounts {
+    accepted: AtomicU64,
+    refused: Mutex<HashMap<&'static str, u64>>,
+}
+
+impl HandshakeCounts {
+    /// Handshakes completed.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Handshakes refused for `refusal`.
+    pub fn refused(&self, refusal: HandshakeRefusal) -> u64 {
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        refused.get(refusal.label()).copied().unwrap_or(0)
+    }
+
+    fn refuse(&self, refusal: HandshakeRefusal) {
+        let mut refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *refused.entry(refusal.label()).or_default() += 1;
+    }
 }
 
 /// The verified peer of a connection, as the handshake left it.
@@ -98,8 +139,14 @@ pub async fn serve<T, I, S, B>(
         tokio::spawn(connection.run(tcp, remote_addr));
     }
     drop(listener);
-    if tokio::time::timeout(options.drain_timeout, graceful.shutdown()).await.is_err() {
-        tracing::warn!(server = options.server_name, "connections still open after drain timeout");
+    if tokio::time::timeout(options.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            server = options.server_name,
+            "connections still open after drain timeout"
+        );
     }
 }
 
@@ -130,11 +177,19 @@ impl<I, S> Connection<I, S> {
         let server = self.options.server_name;
         // gRPC is many small messages: Nagle would add up to 40 ms per response.
         let _ = tcp.set_nodelay(true);
-        let handshake = tokio::time::timeout(self.options.handshake_timeout, self.acceptor.accept(tcp));
+        let handshake =
+            tokio::time::timeout(self.options.handshake_timeout, self.acceptor.accept(tcp));
         let tls = match handshake.await {
             Ok(Ok(tls)) => tls,
-            Ok(Err(error)) => return refused(server, remote_addr, HandshakeRefusal::classify(&error), &error),
-            Err(_) => return refused(server, remote_addr, HandshakeRefusal::Timeout, &"timed out"),
+            Ok(Err(error)) => {
+                let refusal = HandshakeRefusal::classify(&error);
+                self.options.counts.refuse(refusal);
+                return refused(server, remote_addr, refusal, &error);
+            }
+            Err(_) => {
+                self.options.counts.refuse(HandshakeRefusal::Timeout);
+                return refused(server, remote_addr, HandshakeRefusal::Timeout, &"timed out");
+            }
         };
         let chain: Arc<[CertificateDer<'static>]> = tls
             .get_ref()
@@ -143,11 +198,14 @@ impl<I, S> Connection<I, S> {
             .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
             .unwrap_or_default();
         metrics::counter!("tongdao_tls_handshakes_total", "server" => server).increment(1);
+        self.options.counts.accepted.fetch_add(1, Ordering::Relaxed);
         let info = (self.identify)(&Peer { remote_addr, chain });
-        let service = self.service.map_request(move |mut request: http::Request<Incoming>| {
-            request.extensions_mut().insert(info.clone());
-            request.map(tonic::body::Body::new)
-        });
+        let service = self
+            .service
+            .map_request(move |mut request: http::Request<Incoming>| {
+                request.extensions_mut().insert(info.clone());
+                request.map(tonic::body::Body::new)
+            });
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())

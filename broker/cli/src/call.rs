@@ -1,0 +1,127 @@
+//! `tongdao call`: a grpcurl-like client for people and scripts.
+
+use std::{io::Read as _, path::PathBuf, process::ExitCode, time::Duration};
+
+use crate::{
+    EXIT_CALL_FAILED, EXIT_CONFIG,
+    client::{self, ClientFiles},
+};
+
+/// Arguments of `tongdao call`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CallArgs {
+    /// Server address, host:port.
+    #[arg(long, env = "TONGDAO_ADDR", default_value = "127.0.0.1:8443")]
+    addr: String,
+    /// Name to verify the server certificate against (default: the host of --addr).
+    #[arg(long)]
+    server_name: Option<String>,
+    /// Client certificate chain (PEM).
+    #[arg(long, env = "TONGDAO_CERT")]
+    cert: PathBuf,
+    /// Client private key (PEM).
+    #[arg(long, env = "TONGDAO_KEY")]
+    key: PathBuf,
+    /// Trust anchor for the server certificate (PEM), e.g. the GRCA root.
+    #[arg(long, env = "TONGDAO_CA")]
+    ca: PathBuf,
+    /// Request metadata, `key=value`, repeatable, e.g. `-H tongdao-purpose=015`.
+    #[arg(short = 'H', long = "header", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
+    /// Deadline for the call, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// Print response metadata (exchange id …) to stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Method: `package.Service/Method`, e.g. `tongdao.household.v1.HouseholdRegistry/GetTranscript`.
+    method: String,
+    /// Request as JSON (proto3 JSON mapping); `-` reads standard input. Default `{}`.
+    request: Option<String>,
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or("expected key=value")?;
+    Ok((key.trim().to_ascii_lowercase(), value.trim().to_owned()))
+}
+
+pub(crate) async fn run(args: CallArgs) -> ExitCode {
+    let method = match client::method(&args.method) {
+        Ok(method) => method,
+        Err(error) => {
+            eprintln!("tongdao call: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let json = match args.request.as_deref() {
+        None => "{}".to_owned(),
+        Some("-") => {
+            let mut text = String::new();
+            if let Err(error) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("tongdao call: reading standard input: {error}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            text
+        }
+        Some(text) => text.to_owned(),
+    };
+    let body = match client::encode_json(&method, &json) {
+        Ok(body) => body,
+        Err(error) => {
+            eprintln!("tongdao call: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let files = ClientFiles {
+        certificate: args.cert,
+        private_key: args.key,
+        trust_anchors: vec![args.ca],
+    };
+    let channel = match client::channel(&files, &args.addr, args.server_name.as_deref()) {
+        Ok(channel) => channel,
+        Err(error) => {
+            eprintln!("tongdao call: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let path = format!("{}/{}", method.parent_service().full_name(), method.name());
+    let timeout = Some(Duration::from_millis(args.timeout_ms));
+    match client::unary(channel, &path, body, &args.headers, timeout).await {
+        Ok((body, metadata)) => {
+            if args.verbose {
+                for (key, value) in metadata.clone().into_headers().iter() {
+                    eprintln!("< {key}: {}", value.to_str().unwrap_or("<binary>"));
+                }
+            }
+            match client::decode_json(&method, body) {
+                Ok(json) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&json).unwrap_or_default()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("tongdao call: {error}");
+                    ExitCode::from(EXIT_CALL_FAILED)
+                }
+            }
+        }
+        Err(status) => {
+            eprintln!("ERROR");
+            eprintln!("  code:    {:?}", status.code());
+            if let Some(reason) = tongdao_core::Rejection::reason_of(&status) {
+                eprintln!("  reason:  {}", reason.as_str_name());
+            }
+            eprintln!("  message: {}", status.message());
+            if let Some(id) = status
+                .metadata()
+                .get("tongdao-exchange-id")
+                .and_then(|v| v.to_str().ok())
+            {
+                eprintln!("  exchange id: {id}");
+            }
+            ExitCode::from(EXIT_CALL_FAILED)
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! `tongdao demo`: a narrated run on loopback with a throw-away PKI and synthetic data, needing
+//! nothing but this binary.
+
+use std::{process::ExitCode, time::Duration};
+
+use bytes::Bytes;
+use prost::Message as _;
+use tongdao_schemas::household::v1::{GetTranscriptRequest, Transcript};
+
+use crate::{
+    client::{self, ClientFiles},
+    sandbox::{InProcessStack, Sandbox},
+    shutdown_signal,
+};
+
+const GET_TRANSCRIPT: &str = "tongdao.household.v1.HouseholdRegistry/GetTranscript";
+
+/// Arguments of `tongdao demo`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Leave the broker and adapter running afterwards and print how to call them.
+    #[arg(long)]
+    keep_running: bool,
+    /// Households in the synthetic extract.
+    #[arg(long, default_value_t = 50)]
+    households: usize,
+}
+
+pub(crate) async fn run(args: DemoArgs) -> ExitCode {
+    match demo(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tongdao demo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo(args: &DemoArgs) -> Result<(), String> {
+    println!("Tongdao demo: a broker and the household registry adapter on loopback.");
+    let mut sandbox = Sandbox::create(args.households)?;
+    println!(
+        "  sandbox   {} (throw-away PKI, synthetic data, tongdao.toml)",
+        sandbox.root().display()
+    );
+    let stack = InProcessStack::start(&mut sandbox).await?;
+    println!(
+        "  broker    {} (TLS 1.3, client certificate required, CRLs checked)",
+        sandbox.broker_addr()
+    );
+    println!(
+        "  adapter   {} household registry (戶政) over a fixed-width Big5 extract of {} households",
+        sandbox.adapter_addr(),
+        args.households
+    );
+    println!();
+
+    let subject = sandbox
+        .subject_ids()
+        .first()
+        .cloned()
+        .ok_or("no subjects")?;
+    let request = |national_id: &str| {
+        Bytes::from(
+            GetTranscriptRequest {
+                national_id: national_id.to_owned(),
+                kind: 0,
+            }
+            .encode_to_vec(),
+        )
+    };
+    let purpose = [("tongdao-purpose".to_owned(), "095".to_owned())];
+
+    step(
+        1,
+        "財政部臺北國稅局 (Taipei National Tax Administration) fetches a household transcript, purpose 095 財稅行政",
+    );
+    match call(
+        &sandbox,
+        &sandbox.agency_files("taipei-tax"),
+        GET_TRANSCRIPT,
+        request(&subject),
+        &purpose,
+    )
+    .await
+    {
+        Ok((body, metadata)) => {
+            let transcript = Transcript::decode(body).map_err(|e| format!("transcript: {e}"))?;
+            let id = metadata
+                .get("tongdao-exchange-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            println!("   OK  exchange {id}");
+            let address = transcript.address.unwrap_or_default();
+            println!(
+                "       household {} at {}{}{}, issued by {}",
+                transcript.household_number,
+                address.county,
+                address.district,
+                address.village,
+                transcript.issuing_office
+            );
+            for member in transcript.members {
+                println!(
+                    "       - {} {} ({})",
+                    member.relationship,
+                    member.name,
+                    mask(&member.national_id)
+                );
+            }
+        }
+        Err(error) => println!("   FAILED: {error}"),
+    }
+
+    step(
+        2,
+        "A certificate from an unknown CA (same DN shape and agency OID, different root) is refused",
+    );
+    let outcome = call(
+        &sandbox,
+        &sandbox.identity("stranger/impostor"),
+        GET_TRANSCRIPT,
+        request(&subject),
+        &purpose,
+    )
+    .await;
+    report_refusal(outcome, &stack);
+
+    step(
+        3,
+        "A suspended (停用) citizen certificate is refused: on hold in the MOICA CRL",
+    );
+    let outcome = call(
+        &sandbox,
+        &sandbox.identity("citizens/suspended"),
+        GET_TRANSCRIPT,
+        request(&subject),
+        &purpose,
+    )
+    .await;
+    report_refusal(outcome, &stack);
+
+    step(
+        4,
+        "A valid citizen certificate cannot call an agency service",
+    );
+    report(
+        call(
+            &sandbox,
+            &sandbox.identity("citizens/valid"),
+            GET_TRANSCRIPT,
+            request(&subject),
+            &purpose,
+        )
+        .await,
+    );
+
+    step(
+        5,
+        "An agency whose government OID is not in the registry is not admitted",
+    );
+    report(
+        call(
+            &sandbox,
+            &sandbox.agency_files("unregistered"),
+            GET_TRANSCRIPT,
+            request(&subject),
+            &purpose,
+        )
+        .await,
+    );
+
+    step(6, "An unknown method gets a clear error");
+    report(
+        call(
+            &sandbox,
+            &sandbox.agency_files("taipei-tax"),
+            "tongdao.household.v1.HouseholdRegistry/GetPassport",
+            request(&subject),
+            &purpose,
+        )
+        .await,
+    );
+
+    step(
+        7,
+        "A national ID with a wrong check digit is refused before it reaches the registry",
+    );
+    let mut wrong = subject.clone();
+    let last = wrong.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
+    wrong.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
+    report(
+        call(
+            &sandbox,
+            &sandbox.agency_files("taipei-tax"),
+            GET_TRANSCRIPT,
+            request(&wrong),
+            &purpose,
+        )
+        .await,
+    );
+
+    println!();
+    if args.keep_running {
+        let pki = sandbox.pki();
+        println!("The broker and adapter keep running; press Ctrl-C to stop. Try:");
+        println!();
+        println!(
+            "  tongdao call --addr {} --server-name {} \\\n    --cert {} --key {} --ca {} \\\n    -H tongdao-purpose=095 -v {GET_TRANSCRIPT} '{{\"nationalId\":\"{subject}\"}}'",
+            sandbox.broker_addr(),
+            sandbox.broker_server_name(),
+            pki.join("agencies/taipei-tax.crt").display(),
+            pki.join("agencies/taipei-tax.key").display(),
+            pki.join("grca.crt").display(),
+        );
+        println!();
+        println!("  Configuration: {}", sandbox.config_path().display());
+        shutdown_signal().await;
+    }
+    stack.stop().await;
+    println!("Done. Run every test with: cargo test --workspace");
+    Ok(())
+}
+
+fn step(n: u32, title: &str) {
+    println!();
+    println!("{n}. {title}");
+}
+
+async fn call(
+    sandbox: &Sandbox,
+    files: &ClientFiles,
+    method: &str,
+    body: Bytes,
+    metadata: &[(String, String)],
+) -> Result<(Bytes, tonic::metadata::MetadataMap), tonic::Status> {
+    let channel = client::channel(
+        files,
+        &sandbox.broker_addr().to_string(),
+        Some(sandbox.broker_server_name()),
+    )
+    .map_err(tonic::Status::internal)?;
+    client::unary(
+        channel,
+        method,
+        body,
+        metadata,
+        Some(Duration::from_secs(5)),
+    )
+    .await
+}
+
+fn report(outcome: Result<(Bytes, tonic::metadata::MetadataMap), tonic::Status>) {
+    match outcome {
+        Ok(_) => println!("   unexpectedly allowed"),
+        Err(status) => {
+            let reason =
+                tongdao_core::Rejection::reason_of(&status).map_or("-", |r| r.as_str_name());
+            println!("   refused: {:?} {reason}", status.code());
+            println!("       \"{}\"", status.message());
+        }
+    }
+}
+
+fn report_refusal(
+    outcome: Result<(Bytes, tonic::metadata::MetadataMap), tonic::Status>,
+    stack: &InProcessStack,
+) {
+    match outcome {
+        Ok(_) => println!("   unexpectedly allowed"),
+        Err(status) => {
+            println!(
+                "   refused in the TLS handshake: {:?} {}",
+                status.code(),
+                first_line(status.message())
+            );
+            println!(
+                "       broker's handshake refusals so far: unknown issuer {}, revoked or suspended {}",
+                stack
+                    .broker_counts
+                    .refused(tongdao_tls::HandshakeRefusal::UnknownIssuer),
+                stack
+                    .broker_counts
+                    .refused(tongdao_tls::HandshakeRefusal::Revoked)
+            );
+        }
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
+
+/// Shows only the first and last characters of a national ID, as transcripts of class 2 do.
+fn mask(national_id: &str) -> String {
+    if national_id.len() < 10 {
+        return "*".repeat(national_id.len());
+    }
+    format!("{}******{}", &national_id[..2], &national_id[8..])
+}

@@ -1,0 +1,165 @@
+//! The real `tongdao` binary: the demo, check-config and call, as a person or a script runs them.
+
+use std::process::Command;
+
+use tongdao_cli::sandbox::{ChildStack, Sandbox};
+
+const TONGDAO: &str = env!("CARGO_BIN_EXE_tongdao");
+
+#[test]
+fn demo_runs_the_narrated_exchanges() {
+    let output = Command::new(TONGDAO)
+        .args(["demo", "--households", "10"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "OK  exchange",
+        "refused in the TLS handshake",
+        "AGENCY_REQUIRED",
+        "AGENCY_UNKNOWN",
+        "METHOD_UNKNOWN",
+        "SUBJECT_INVALID",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "demo output lacks {expected:?}:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("unexpectedly allowed"), "{stdout}");
+}
+
+#[test]
+fn check_config_accepts_a_good_file() {
+    tongdao_tls::install_crypto_provider();
+    let sandbox = Sandbox::create(3).expect("sandbox");
+    let output = Command::new(TONGDAO)
+        .arg("check-config")
+        .arg("--config")
+        .arg(sandbox.config_path())
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("OK (broker, adapters.household)"));
+}
+
+#[test]
+fn check_config_reports_every_problem_and_exits_64() {
+    tongdao_tls::install_crypto_provider();
+    let sandbox = Sandbox::create(3).expect("sandbox");
+    let config = std::fs::read_to_string(sandbox.config_path()).expect("read");
+    // Three independent problems: a missing CRL, a garbage agency registry, a bad route package.
+    let broken = config
+        .replace(
+            "pki/gca.crl\", \"pki/moica.crl",
+            "pki/gca.crl\", \"pki/missing.crl",
+        )
+        .replace(
+            "package = \"tongdao.household.v1\"",
+            "package = \"household\"",
+        );
+    std::fs::write(
+        sandbox.root().join("agencies.toml"),
+        "[[agency]]\ncode = 1\n",
+    )
+    .expect("write");
+    let path = sandbox.root().join("broken.toml");
+    std::fs::write(&path, broken).expect("write");
+    let output = Command::new(TONGDAO)
+        .arg("check-config")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing.crl"), "{stderr}");
+    assert!(stderr.contains("not a domain package"), "{stderr}");
+    let unparsable = Command::new(TONGDAO)
+        .arg("check-config")
+        .arg("--config")
+        .arg(sandbox.root().join("nope.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(unparsable.status.code(), Some(64));
+}
+
+#[tokio::test]
+async fn call_prints_json_or_the_reason() {
+    tongdao_tls::install_crypto_provider();
+    let sandbox = Sandbox::create(5).expect("sandbox");
+    let mut sandbox = sandbox;
+    drop(sandbox.take_listeners());
+    let _stack = ChildStack::spawn_binary(std::path::Path::new(TONGDAO), &sandbox)
+        .await
+        .expect("servers start");
+    let pki = sandbox.pki();
+    let call = |identity: &str, request: String| {
+        Command::new(TONGDAO)
+            .arg("call")
+            .args([
+                "--addr",
+                &sandbox.broker_addr().to_string(),
+                "--server-name",
+                sandbox.broker_server_name(),
+            ])
+            .arg("--cert")
+            .arg(pki.join(format!("{identity}.crt")))
+            .arg("--key")
+            .arg(pki.join(format!("{identity}.key")))
+            .arg("--ca")
+            .arg(pki.join("grca.crt"))
+            .args([
+                "-H",
+                "tongdao-purpose=095",
+                "tongdao.household.v1.HouseholdRegistry/GetTranscript",
+            ])
+            .arg(request)
+            .output()
+            .expect("runs")
+    };
+    let subject = &sandbox.subject_ids()[0];
+    let ok = call(
+        "agencies/taipei-tax",
+        format!("{{\"nationalId\":\"{subject}\"}}"),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("stdout is JSON");
+    assert_eq!(
+        json["householdNumber"].as_str().map(str::len),
+        Some(8),
+        "{json}"
+    );
+
+    let refused = call(
+        "citizens/valid",
+        format!("{{\"nationalId\":\"{subject}\"}}"),
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("PermissionDenied") && stderr.contains("AGENCY_REQUIRED"),
+        "{stderr}"
+    );
+
+    let bad_json = call("agencies/taipei-tax", "{\"nationalID\": 1".to_owned());
+    assert_eq!(
+        bad_json.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&bad_json.stderr)
+    );
+}

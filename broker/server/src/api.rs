@@ -1,0 +1,118 @@
+//! The broker's own API (`tongdao.v1`): the directory.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use tongdao_core::{Principal, Reason, Rejection};
+use tongdao_policy::AgencyRegistry;
+use tongdao_schemas::{
+    descriptors,
+    v1::{
+        AgencyPrincipal, CitizenPrincipal, ListServicesRequest, ListServicesResponse, MethodEntry,
+        ServiceEntry, WhoAmIRequest, WhoAmIResponse, directory_server::Directory,
+        who_am_i_response,
+    },
+};
+use tonic::{Request, Response, Status};
+
+use crate::{catalogue::Catalogue, exchange::Caller};
+
+/// `tongdao.v1.Directory`.
+#[derive(Debug, Clone)]
+pub(crate) struct DirectoryApi {
+    pub(crate) catalogue: Arc<Catalogue>,
+    pub(crate) registry: Arc<AgencyRegistry>,
+    pub(crate) policy_version: String,
+}
+
+fn caller<T>(request: &Request<T>) -> Result<Arc<Caller>, Status> {
+    request
+        .extensions()
+        .get::<Arc<Caller>>()
+        .cloned()
+        .ok_or_else(|| {
+            Rejection::new(Reason::InternalError, "connection identity missing").into_status()
+        })
+}
+
+#[tonic::async_trait]
+impl Directory for DirectoryApi {
+    async fn list_services(
+        &self,
+        request: Request<ListServicesRequest>,
+    ) -> Result<Response<ListServicesResponse>, Status> {
+        // Only identified principals may browse the bus.
+        caller(&request)?
+            .principal
+            .clone()
+            .map_err(Rejection::into_status)?;
+        let mut services: BTreeMap<String, ServiceEntry> = BTreeMap::new();
+        for method in self.catalogue.methods() {
+            let entry = services
+                .entry(method.service.full_name().to_owned())
+                .or_insert_with(|| {
+                    let provider =
+                        descriptors::provider_agency(&method.service).unwrap_or_default();
+                    let provider_name = self
+                        .registry
+                        .by_code(&provider)
+                        .map(|a| a.name.clone())
+                        .unwrap_or_default();
+                    ServiceEntry {
+                        name: method.service.full_name().to_owned(),
+                        provider_agency: provider,
+                        provider_name,
+                        methods: Vec::new(),
+                        available: method.route.as_ref().is_some_and(|route| route.available()),
+                    }
+                });
+            let output = method.descriptor.output();
+            entry.methods.push(MethodEntry {
+                path: method.path.clone(),
+                input_type: method.descriptor.input().full_name().to_owned(),
+                output_type: output.full_name().to_owned(),
+                data_classes: descriptors::response_data_classes(&output)
+                    .into_iter()
+                    .map(|class| descriptors::data_class_code(class).to_owned())
+                    .collect(),
+            });
+        }
+        let mut services: Vec<ServiceEntry> = services.into_values().collect();
+        for service in &mut services {
+            service.methods.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        Ok(Response::new(ListServicesResponse {
+            services,
+            policy_version: self.policy_version.clone(),
+        }))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<WhoAmIRequest>,
+    ) -> Result<Response<WhoAmIResponse>, Status> {
+        let caller = caller(&request)?;
+        let principal = match caller.principal.clone().map_err(Rejection::into_status)? {
+            Principal::Agency(agency) => who_am_i_response::Principal::Agency(AgencyPrincipal {
+                agency_code: agency.code,
+                name: agency.name,
+                government_oid: agency.government_oid,
+                unit: agency.unit.unwrap_or_default(),
+            }),
+            Principal::Citizen(citizen) => {
+                who_am_i_response::Principal::Citizen(CitizenPrincipal {
+                    name: citizen.name,
+                    national_id_last4: citizen.national_id_last4,
+                })
+            }
+        };
+        Ok(Response::new(WhoAmIResponse {
+            principal: Some(principal),
+            certificate_serial: caller.certificate.serial.clone(),
+            certificate_issuer: caller.certificate.issuer.clone(),
+            certificate_not_after: Some(prost_types::Timestamp {
+                seconds: caller.certificate.not_after_unix,
+                nanos: 0,
+            }),
+        }))
+    }
+}

@@ -1,0 +1,41 @@
+//! The exchange stack, assembled in one place.
+
+use std::sync::Arc;
+
+use tongdao_core::Rejection;
+use tower::{ServiceBuilder, service_fn, util::BoxCloneSyncService};
+
+use crate::{
+    admit::Admit,
+    authorize::Authorize,
+    catalogue::Catalogue,
+    exchange::{Incoming, Reply},
+    forward::forward,
+    layers::{ObserveLayer, StepLayer},
+    replay::ReplayGuard,
+    validate::Validate,
+};
+
+/// The exchange stack as one service: an [`Incoming`] call in, the adapter's [`Reply`] or a
+/// [`Rejection`] out.
+pub(crate) type ExchangeService = BoxCloneSyncService<Incoming, Reply, Rejection>;
+
+/// Assembles the stack every domain exchange passes through, outermost first. The order is
+/// the contract drawn in ARCHITECTURE.md: nothing reaches `forward` without passing every
+/// check above it, and every outcome — allowed or refused — passes back through `Observe`.
+pub(crate) fn exchange_stack(catalogue: Arc<Catalogue>, replay: ReplayGuard) -> ExchangeService {
+    let stack = ServiceBuilder::new()
+        // Count and log every exchange with its outcome; denials are recorded like successes.
+        .layer(ObserveLayer)
+        // A usable exchange id, an identified principal, a method that exists.
+        .layer(StepLayer(Admit { catalogue }))
+        // A client-chosen exchange id is used once.
+        .layer(StepLayer(replay))
+        // The body is a message of the input type and names a valid data subject.
+        .layer(StepLayer(Validate))
+        // Default deny: only a Permitted exchange goes on.
+        .layer(StepLayer(Authorize))
+        // Relay to the adapter and check its answer.
+        .service(service_fn(forward));
+    BoxCloneSyncService::new(stack)
+}

@@ -1,0 +1,70 @@
+//! Validation: the body is a message of the method's input type and names a valid data subject.
+
+use prost_reflect::{DynamicMessage, Value};
+use tongdao_core::{
+    Reason, Rejection,
+    ids::{BusinessNumber, NationalId},
+};
+use tongdao_schemas::{descriptors, v1::SubjectKind};
+
+use crate::{
+    exchange::{Exchange, Subject},
+    layers::Step,
+};
+
+/// Decodes the request against the method's input descriptor and reads the subject from the
+/// field the schema marks with `(tongdao.v1.subject)`. The original bytes are forwarded; the
+/// decoded message is only looked at.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Validate;
+
+impl Step<Exchange> for Validate {
+    type Out = Exchange;
+
+    fn apply(&self, mut exchange: Exchange) -> Result<Exchange, Rejection> {
+        let input = exchange.method.descriptor.input();
+        let message =
+            DynamicMessage::decode(input.clone(), exchange.body.clone()).map_err(|_| {
+                Rejection::new(
+                    Reason::MalformedRequest,
+                    format!(
+                        "the request body is not a valid {} message",
+                        input.full_name()
+                    ),
+                )
+            })?;
+        if let Some((field, kind)) = descriptors::subject_field(&input) {
+            let value = match message.get_field(&field).as_ref() {
+                Value::String(text) => text.clone(),
+                _ => String::new(),
+            };
+            exchange.subject = Some(subject(kind, &value, field.name())?);
+        }
+        Ok(exchange)
+    }
+}
+
+fn subject(kind: SubjectKind, value: &str, field: &str) -> Result<Subject, Rejection> {
+    let invalid = |what: &str| {
+        Rejection::new(
+            Reason::SubjectInvalid,
+            format!("field {field} must hold {what}"),
+        )
+    };
+    if value.is_empty() {
+        return Err(invalid("the data subject's identifier; it is empty"));
+    }
+    match kind {
+        SubjectKind::NationalId => value
+            .parse::<NationalId>()
+            .map(Subject::NationalId)
+            .map_err(|_| invalid("a valid national ID (format or check digit is wrong)")),
+        SubjectKind::BusinessNumber => value
+            .parse::<BusinessNumber>()
+            .map(Subject::BusinessNumber)
+            .map_err(|_| {
+                invalid("a valid unified business number (format or check digit is wrong)")
+            }),
+        SubjectKind::LandParcel | SubjectKind::Unspecified => Ok(Subject::Other(value.to_owned())),
+    }
+}

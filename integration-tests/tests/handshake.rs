@@ -1,0 +1,173 @@
+//! Bad certificates are refused in the TLS handshake, and the broker counts each refusal by
+//! reason. (With TLS 1.3 the client learns of the refusal on its first call, with an unstable
+//! code, so these tests assert "not OK" plus the server-side count.)
+
+use std::time::Duration;
+
+use tongdao_cli::client;
+use tongdao_integration_tests::{GET_TRANSCRIPT, System, transcript_request};
+use tongdao_tls::HandshakeRefusal;
+
+async fn refused_with(system: &System, identity: &str, refusal: HandshakeRefusal) {
+    let before = system.stack.broker_counts.refused(refusal);
+    let files = system.sandbox.identity(identity);
+    let outcome = system
+        .call(
+            &files,
+            GET_TRANSCRIPT,
+            transcript_request(&system.someone()),
+            &[("tongdao-purpose", "095")],
+        )
+        .await;
+    let status = outcome.expect_err("refused");
+    assert_ne!(status.code(), tonic::Code::Ok);
+    // The server records the refusal just after the handshake fails; give it a moment.
+    for _ in 0..50 {
+        if system.stack.broker_counts.refused(refusal) > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("broker did not count a {refusal:?} refusal for {identity}: client saw {status:?}");
+}
+
+#[tokio::test]
+async fn certificate_from_an_unknown_ca_is_refused() {
+    let system = System::start().await;
+    refused_with(
+        &system,
+        "stranger/impostor",
+        HandshakeRefusal::UnknownIssuer,
+    )
+    .await;
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn expired_certificate_is_refused() {
+    let system = System::start().await;
+    refused_with(&system, "agencies/expired", HandshakeRefusal::Expired).await;
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn not_yet_valid_certificate_is_refused() {
+    let system = System::start().await;
+    refused_with(
+        &system,
+        "agencies/not-yet-valid",
+        HandshakeRefusal::NotYetValid,
+    )
+    .await;
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn revoked_certificates_are_refused() {
+    let system = System::start().await;
+    refused_with(
+        &system,
+        "agencies/revoked-agency",
+        HandshakeRefusal::Revoked,
+    )
+    .await;
+    refused_with(&system, "citizens/revoked", HandshakeRefusal::Revoked).await;
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn suspended_citizen_certificate_is_refused() {
+    let system = System::start().await;
+    refused_with(&system, "citizens/suspended", HandshakeRefusal::Revoked).await;
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn client_without_certificate_is_refused() {
+    let system = System::start().await;
+    let before = system
+        .stack
+        .broker_counts
+        .refused(HandshakeRefusal::NoCertificate);
+    let channel = client::anonymous_channel(
+        &system.sandbox.pki().join("grca.crt"),
+        &system.sandbox.broker_addr().to_string(),
+        system.sandbox.broker_server_name(),
+    )
+    .expect("channel");
+    let outcome = client::unary(
+        channel,
+        GET_TRANSCRIPT,
+        transcript_request(&system.someone()),
+        &[],
+        Some(Duration::from_secs(5)),
+    )
+    .await;
+    assert!(outcome.is_err(), "refused");
+    for _ in 0..50 {
+        if system
+            .stack
+            .broker_counts
+            .refused(HandshakeRefusal::NoCertificate)
+            > before
+        {
+            system.stack.stop().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no-certificate refusal not counted");
+}
+
+#[tokio::test]
+async fn adapter_accepts_only_the_broker() {
+    let system = System::start().await;
+    // A valid agency certificate, straight to the adapter: refused.
+    let files = system.sandbox.agency_files("taipei-tax");
+    let channel = client::channel(
+        &files,
+        &system.sandbox.adapter_addr().to_string(),
+        Some(system.sandbox.adapter_server_name()),
+    )
+    .expect("channel");
+    let outcome = client::unary(
+        channel,
+        GET_TRANSCRIPT,
+        transcript_request(&system.someone()),
+        &[],
+        Some(Duration::from_secs(5)),
+    )
+    .await;
+    assert!(outcome.is_err(), "an agency may not bypass the broker");
+    let mut counted = false;
+    for _ in 0..50 {
+        if system
+            .stack
+            .adapter_counts
+            .refused(HandshakeRefusal::NotPermitted)
+            > 0
+        {
+            counted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(counted, "the adapter counted a not-permitted refusal");
+    // The broker's own certificate is accepted.
+    let channel = client::channel(
+        &system.sandbox.broker_client_files(),
+        &system.sandbox.adapter_addr().to_string(),
+        Some(system.sandbox.adapter_server_name()),
+    )
+    .expect("channel");
+    client::unary(
+        channel,
+        GET_TRANSCRIPT,
+        transcript_request(&system.someone()),
+        &[],
+        Some(Duration::from_secs(5)),
+    )
+    .await
+    .expect("the broker's certificate is accepted");
+    system.stack.stop().await;
+}

@@ -1,0 +1,93 @@
+//! Verified certificates that identify nobody allowed on domain services get specific reasons.
+
+use prost::Message as _;
+use tongdao_core::Reason;
+use tongdao_integration_tests::{GET_TRANSCRIPT, System, assert_refused, transcript_request};
+use tongdao_schemas::v1::{WhoAmIResponse, who_am_i_response::Principal};
+use tonic::Code;
+
+#[tokio::test]
+async fn citizen_certificate_cannot_call_agency_services() {
+    let system = System::start().await;
+    let files = system.sandbox.identity("citizens/valid");
+    let outcome = system
+        .call(
+            &files,
+            GET_TRANSCRIPT,
+            transcript_request(&system.someone()),
+            &[("tongdao-purpose", "095")],
+        )
+        .await;
+    assert_refused(outcome, Code::PermissionDenied, Reason::AgencyRequired);
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn agency_missing_from_the_registry_is_not_admitted() {
+    let system = System::start().await;
+    let files = system.sandbox.agency_files("unregistered");
+    let outcome = system
+        .call(
+            &files,
+            GET_TRANSCRIPT,
+            transcript_request(&system.someone()),
+            &[("tongdao-purpose", "095")],
+        )
+        .await;
+    let status = assert_refused(outcome, Code::PermissionDenied, Reason::AgencyUnknown);
+    assert!(
+        status.message().contains("2.16.886.101.20003.20004.29999"),
+        "names the OID: {}",
+        status.message()
+    );
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn who_am_i_reports_the_agency_from_the_registry() {
+    let system = System::start().await;
+    let files = system.sandbox.agency_files("taipei-tax");
+    let (body, _) = system
+        .call(
+            &files,
+            "tongdao.v1.Directory/WhoAmI",
+            bytes::Bytes::new(),
+            &[],
+        )
+        .await
+        .expect("answered");
+    let who = WhoAmIResponse::decode(body).expect("decodes");
+    match who.principal {
+        Some(Principal::Agency(agency)) => {
+            assert_eq!(agency.agency_code, "307010000D");
+            assert_eq!(agency.name, "財政部臺北國稅局");
+        }
+        other => panic!("expected an agency, got {other:?}"),
+    }
+    assert!(!who.certificate_serial.is_empty());
+    system.stack.stop().await;
+}
+
+#[tokio::test]
+async fn who_am_i_reports_a_citizen_by_last_four_only() {
+    let system = System::start().await;
+    let files = system.sandbox.identity("citizens/valid");
+    let (body, _) = system
+        .call(
+            &files,
+            "tongdao.v1.Directory/WhoAmI",
+            bytes::Bytes::new(),
+            &[],
+        )
+        .await
+        .expect("answered");
+    let who = WhoAmIResponse::decode(body).expect("decodes");
+    match who.principal {
+        Some(Principal::Citizen(citizen)) => {
+            let id = system.sandbox.citizen_id();
+            assert_eq!(citizen.national_id_last4, &id[id.len() - 4..]);
+        }
+        other => panic!("expected a citizen, got {other:?}"),
+    }
+    system.stack.stop().await;
+}
