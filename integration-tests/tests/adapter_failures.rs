@@ -49,19 +49,27 @@ async fn call(sandbox: &Sandbox, broker: SocketAddr, deadline: Duration) -> Resu
     .map(|_| ())
 }
 
-/// A household adapter that answers after `delay` with `reply`.
-#[derive(Clone)]
+/// A household adapter that answers after `delay` (or with garbage), remembering the
+/// `grpc-timeout` it was given.
+#[derive(Clone, Default)]
 struct Scripted {
     delay: Duration,
     garbage: bool,
+    seen_timeout: std::sync::Arc<std::sync::Mutex<Option<Duration>>>,
 }
 
 #[tonic::async_trait]
 impl HouseholdRegistry for Scripted {
     async fn get_transcript(
         &self,
-        _: Request<GetTranscriptRequest>,
+        request: Request<GetTranscriptRequest>,
     ) -> Result<Response<Transcript>, Status> {
+        let timeout = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(tongdao_core::deadline::parse_grpc_timeout);
+        *self.seen_timeout.lock().expect("lock") = timeout;
         tokio::time::sleep(self.delay).await;
         Ok(Response::new(Transcript::default()))
     }
@@ -117,7 +125,7 @@ async fn adapter_slower_than_the_route_timeout_times_out() {
         &sandbox,
         Scripted {
             delay: Duration::from_secs(3),
-            garbage: false,
+            ..Scripted::default()
         },
     )
     .await;
@@ -137,24 +145,32 @@ async fn adapter_slower_than_the_route_timeout_times_out() {
 #[tokio::test]
 async fn caller_deadline_is_propagated_to_the_adapter() {
     let sandbox = sandbox();
-    let slow = scripted_adapter(
-        &sandbox,
-        Scripted {
-            delay: Duration::from_secs(3),
-            garbage: false,
-        },
-    )
-    .await;
+    let adapter = Scripted {
+        delay: Duration::from_secs(3),
+        ..Scripted::default()
+    };
+    let seen = adapter.seen_timeout.clone();
+    let slow = scripted_adapter(&sandbox, adapter).await;
     let broker = broker_routed_to(&sandbox, slow, 10_000).await;
     let started = std::time::Instant::now();
     let outcome = call(&sandbox, broker, Duration::from_millis(400)).await;
-    assert_eq!(
-        outcome.expect_err("deadline").code(),
-        Code::DeadlineExceeded
+    // The client's own timer and the broker's fire together; either code says "too late".
+    let code = outcome.expect_err("deadline").code();
+    assert!(
+        matches!(code, Code::DeadlineExceeded | Code::Cancelled),
+        "{code:?}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "the caller's deadline bounds the exchange"
+    );
+    let propagated = seen
+        .lock()
+        .expect("lock")
+        .expect("the adapter received a grpc-timeout");
+    assert!(
+        propagated <= Duration::from_millis(400) && propagated > Duration::from_millis(100),
+        "{propagated:?}"
     );
 }
 
@@ -164,8 +180,8 @@ async fn adapter_answering_garbage_fails_cleanly() {
     let garbage = scripted_adapter(
         &sandbox,
         Scripted {
-            delay: Duration::ZERO,
             garbage: true,
+            ..Scripted::default()
         },
     )
     .await;

@@ -89,7 +89,7 @@ pub(crate) async fn run(args: CallArgs) -> ExitCode {
     match client::unary(channel, &path, body, &args.headers, timeout).await {
         Ok((body, metadata)) => {
             if args.verbose {
-                for (key, value) in metadata.clone().into_headers().iter() {
+                for (key, value) in metadata.into_headers().iter() {
                     eprintln!("< {key}: {}", value.to_str().unwrap_or("<binary>"));
                 }
             }

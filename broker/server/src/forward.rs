@@ -201,16 +201,16 @@ fn downstream_metadata(exchange: &Exchange) -> MetadataMap {
 /// record-level reasons pass through with their message; anything else is the broker's to name,
 /// so adapter internals never reach the caller.
 fn adapter_rejection(status: &Status) -> Rejection {
-    if let Some(reason) = Rejection::reason_of(status) {
-        if matches!(
+    if let Some(reason) = Rejection::reason_of(status)
+        && matches!(
             reason,
             Reason::RecordNotFound
                 | Reason::SubjectInvalid
                 | Reason::SourceRecordMalformed
                 | Reason::MalformedRequest
-        ) {
-            return Rejection::new(reason, status.message().to_owned());
-        }
+        )
+    {
+        return Rejection::new(reason, status.message().to_owned());
     }
     match status.code() {
         Code::Unavailable => Rejection::new(

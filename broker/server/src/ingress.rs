@@ -202,3 +202,37 @@ fn with_exchange_id_trailer(
         }))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn exchange_id_is_added_to_the_trailers() {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let frames = [
+            Ok::<_, Status>(http_body::Frame::data(Bytes::from_static(b"\0\0\0\0\0"))),
+            Ok(http_body::Frame::trailers(trailers)),
+        ];
+        let body = Body::new(http_body_util::StreamBody::new(futures::stream::iter(
+            frames,
+        )));
+        let id = ExchangeId::generate();
+        let response = with_exchange_id_trailer(http::Response::new(body), id);
+        let collected = response.into_body().collect().await.expect("body");
+        let trailers = collected.trailers().expect("trailers").clone();
+        assert_eq!(
+            trailers
+                .get(EXCHANGE_ID_HEADER)
+                .and_then(|v| v.to_str().ok()),
+            Some(id.to_string().as_str())
+        );
+        assert_eq!(
+            trailers.get("grpc-status").and_then(|v| v.to_str().ok()),
+            Some("0")
+        );
+    }
+}

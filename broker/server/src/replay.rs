@@ -49,11 +49,7 @@ impl ReplayGuard {
         let (secs, nanos) = timestamp.to_unix();
         let issued = Duration::new(secs, nanos);
         let now = now_since_epoch();
-        let skew = if issued > now {
-            issued - now
-        } else {
-            now - issued
-        };
+        let skew = issued.abs_diff(now);
         skew <= self.window
     }
 }
