@@ -114,6 +114,11 @@ pub(crate) async fn run(args: CallArgs) -> ExitCode {
                 eprintln!("  reason:  {}", reason.as_str_name());
             }
             eprintln!("  message: {}", status.message());
+            if tongdao_core::Rejection::reason_of(&status).is_none()
+                && let Some(cause) = client::transport_cause(&status)
+            {
+                eprintln!("  cause:   {cause}");
+            }
             if let Some(id) = status
                 .metadata()
                 .get("tongdao-exchange-id")

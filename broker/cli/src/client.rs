@@ -155,3 +155,15 @@ pub fn describe_status(status: &Status) -> String {
         status.message()
     )
 }
+
+/// The innermost cause of a transport-level failure, e.g. `received fatal alert: UnknownCA`
+/// when the server refused our certificate in the handshake.
+pub fn transport_cause(status: &Status) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    let mut innermost = None;
+    while let Some(error) = cause {
+        innermost = Some(error.to_string());
+        cause = error.source();
+    }
+    innermost
+}

@@ -269,11 +269,9 @@ fn report_refusal(
     match outcome {
         Ok(_) => println!("   unexpectedly allowed"),
         Err(status) => {
-            println!(
-                "   refused in the TLS handshake: {:?} {}",
-                status.code(),
-                first_line(status.message())
-            );
+            let cause =
+                client::transport_cause(&status).unwrap_or_else(|| status.message().to_owned());
+            println!("   refused in the TLS handshake ({cause})");
             println!(
                 "       broker's handshake refusals so far: unknown issuer {}, revoked or suspended {}",
                 stack
@@ -285,10 +283,6 @@ fn report_refusal(
             );
         }
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
 
 /// Shows only the first and last characters of a national ID, as transcripts of class 2 do.
