@@ -79,13 +79,13 @@ pub(crate) async fn run(args: BenchArgs) -> ExitCode {
 }
 
 async fn bench(args: &BenchArgs) -> Result<(), String> {
-    let sandbox = Sandbox::create(args.households)?;
+    let mut sandbox = Sandbox::create(args.households)?;
     eprintln!(
         "sandbox in {} ({} households)",
         sandbox.root().display(),
         args.households
     );
-    let stack = ChildStack::spawn(&sandbox).await?;
+    let stack = ChildStack::spawn(&mut sandbox).await?;
     let subjects: Arc<[Bytes]> = sandbox
         .subject_ids()
         .iter()

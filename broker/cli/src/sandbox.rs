@@ -357,13 +357,15 @@ pub struct ChildStack {
 impl ChildStack {
     /// Starts `tongdao adapter household` and `tongdao broker` (this executable) on the
     /// sandbox's configuration and waits until both answer health checks.
-    pub async fn spawn(sandbox: &Sandbox) -> Result<Self, String> {
+    pub async fn spawn(sandbox: &mut Sandbox) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
         Self::spawn_binary(&exe, sandbox).await
     }
 
     /// Like [`ChildStack::spawn`] with the `tongdao` binary at `exe`.
-    pub async fn spawn_binary(exe: &Path, sandbox: &Sandbox) -> Result<Self, String> {
+    pub async fn spawn_binary(exe: &Path, sandbox: &mut Sandbox) -> Result<Self, String> {
+        // Free the reserved ports for the children to bind.
+        drop(sandbox.take_listeners());
         let config = sandbox.config_path();
         let mut stack = Self {
             children: Vec::new(),

@@ -98,8 +98,7 @@ async fn call_prints_json_or_the_reason() {
     tongdao_tls::install_crypto_provider();
     let sandbox = Sandbox::create(5).expect("sandbox");
     let mut sandbox = sandbox;
-    drop(sandbox.take_listeners());
-    let _stack = ChildStack::spawn_binary(std::path::Path::new(TONGDAO), &sandbox)
+    let _stack = ChildStack::spawn_binary(std::path::Path::new(TONGDAO), &mut sandbox)
         .await
         .expect("servers start");
     let pki = sandbox.pki();
