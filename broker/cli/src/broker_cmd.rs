@@ -50,6 +50,26 @@ pub(crate) async fn run(args: BrokerArgs) -> ExitCode {
         }
     };
     tracing::info!(addr = %broker_config.listen_addr, "broker listening");
+    reload_on_sighup(broker.tls_reloader());
     broker.serve(listener, shutdown_signal()).await;
     ExitCode::SUCCESS
+}
+
+/// Re-reads certificates and CRLs on SIGHUP, keeping the old ones if the new files are bad.
+fn reload_on_sighup(reloader: tongdao_broker::TlsReloader) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; TLS material will not be reloaded");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match reloader.reload() {
+                Ok(()) => tracing::info!("SIGHUP: certificates and CRLs reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: reload failed; keeping the previous TLS configuration");
+                }
+            }
+        }
+    });
 }

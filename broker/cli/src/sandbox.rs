@@ -262,27 +262,9 @@ fn write_pki(dir: &Path, citizen_id: &str) -> Result<(), String> {
     pki.revoke("citizens/revoked", RevocationReason::KeyCompromise)
         .map_err(pki_error)?;
 
-    for ca in pki.cas() {
-        let stem = ca.authority().to_ascii_lowercase();
-        write(&dir.join(format!("{stem}.crt")), ca.cert_pem().as_bytes())?;
-        // CA keys too: the sandbox is a development PKI, and tests sign with them (openssl).
-        write_key(&dir.join(format!("{stem}.key")), &ca.key_pem())?;
-    }
-    for authority in ["GCA", "MOICA"] {
-        let ca = pki.ca(authority).ok_or("CA missing")?;
-        let crl = ca.crl_pem().map_err(pki_error)?;
-        write(
-            &dir.join(format!("{}.crl", authority.to_ascii_lowercase())),
-            crl.as_bytes(),
-        )?;
-    }
-    for leaf in pki.leaves() {
-        write(
-            &dir.join(format!("{}.crt", leaf.path)),
-            leaf.chain_pem.as_bytes(),
-        )?;
-        write_key(&dir.join(format!("{}.key", leaf.path)), leaf.key_pem())?;
-    }
+    // The standard layout `tongdao pki` works on (pki.toml holds the CA state), so the
+    // sandbox's PKI can be revoked from and re-issued like any development PKI.
+    pki.write_to(dir).map_err(pki_error)?;
 
     // A stranger: same profile shape and the same agency OID, issued by an unrelated root.
     let mut stranger = DevPki::stranger(Profile::embedded()).map_err(pki_error)?;
@@ -300,10 +282,20 @@ fn write_pki(dir: &Path, citizen_id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes a private key readable by its owner only, from the moment the file exists.
 fn write_key(path: &Path, pem: &str) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt as _;
-    write(path, pem.as_bytes())?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(pem.as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -443,6 +435,8 @@ pub struct InProcessStack {
     pub broker_counts: std::sync::Arc<tongdao_tls::HandshakeCounts>,
     /// Handshakes the adapter accepted and refused.
     pub adapter_counts: std::sync::Arc<tongdao_tls::HandshakeCounts>,
+    /// Reloads the broker's certificates and CRLs, as SIGHUP does.
+    pub broker_tls: tongdao_broker::TlsReloader,
 }
 
 impl InProcessStack {
@@ -473,6 +467,7 @@ impl InProcessStack {
             shutdown: Some(shutdown),
             tasks: Vec::new(),
             broker_counts: broker.handshake_counts(),
+            broker_tls: broker.tls_reloader(),
             adapter_counts: adapter.handshake_counts(),
         };
         let listener = tokio_listener(adapter_listener)?;

@@ -49,6 +49,7 @@ use crate::{
 /// A broker built from its configuration, ready to serve.
 pub struct Broker {
     tls: Arc<ArcSwap<rustls::ServerConfig>>,
+    tls_files: tongdao_config::TlsFiles,
     identifier: Arc<Identifier>,
     service: Dispatch,
     health: tonic_health::server::HealthReporter,
@@ -133,6 +134,7 @@ impl Broker {
             .prepare();
         Ok(Self {
             tls: Arc::new(ArcSwap::from_pointee(server_config)),
+            tls_files: config.tls.clone(),
             identifier: Arc::new(identifier),
             service: Dispatch { api, domain },
             health,
@@ -144,6 +146,15 @@ impl Broker {
                 counts: Arc::default(),
             },
         })
+    }
+
+    /// A handle that re-reads the broker's certificate, key, trust anchors and CRLs and swaps
+    /// them in for new connections (on SIGHUP: CRLs are reissued daily, certificates rotate).
+    pub fn tls_reloader(&self) -> TlsReloader {
+        TlsReloader {
+            files: self.tls_files.clone(),
+            target: self.tls.clone(),
+        }
     }
 
     /// Handshakes this broker accepted and refused, by reason.
@@ -166,6 +177,31 @@ impl Broker {
             shutdown,
         )
         .await;
+    }
+}
+
+/// Re-reads TLS material and swaps it in; see [`Broker::tls_reloader`].
+#[derive(Debug, Clone)]
+pub struct TlsReloader {
+    files: tongdao_config::TlsFiles,
+    target: Arc<ArcSwap<rustls::ServerConfig>>,
+}
+
+impl TlsReloader {
+    /// Loads the files again. On any error the configuration in use stays as it was: a bad
+    /// CRL or key file never replaces a good one.
+    pub fn reload(&self) -> Result<(), String> {
+        let files = &self.files;
+        let material = Material::load(
+            &files.certificate,
+            &files.private_key,
+            &files.trust_anchors,
+            &files.crls,
+        )
+        .map_err(|e| e.to_string())?;
+        let config = tongdao_tls::server_config(&material).map_err(|e| e.to_string())?;
+        self.target.store(Arc::new(config));
+        Ok(())
     }
 }
 
