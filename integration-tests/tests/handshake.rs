@@ -171,3 +171,33 @@ async fn adapter_accepts_only_the_broker() {
     .expect("the broker's certificate is accepted");
     system.stack.stop().await;
 }
+
+#[tokio::test]
+async fn silent_client_is_dropped_when_the_handshake_times_out() {
+    use tokio::io::AsyncReadExt as _;
+    tongdao_tls::install_crypto_provider();
+    let sandbox = tongdao_cli::sandbox::Sandbox::create(2).expect("sandbox");
+    let config =
+        tongdao_config::Config::load(&sandbox.config_path(), std::iter::empty()).expect("config");
+    let mut broker_config = config.broker.expect("broker section");
+    broker_config.handshake_timeout_ms = 200;
+    let broker = tongdao_broker::Broker::from_config(&broker_config).expect("broker");
+    let counts = broker.handshake_counts();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(broker.serve(listener, std::future::pending()));
+
+    // Connect and say nothing: no ClientHello ever comes.
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(3), socket.read(&mut buffer))
+        .await
+        .expect("the broker closes the socket well before 3 s");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without a byte: {read:?}"
+    );
+    assert_eq!(counts.refused(HandshakeRefusal::Timeout), 1);
+}
