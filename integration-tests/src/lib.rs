@@ -69,13 +69,23 @@ impl System {
     /// Asks for the transcript of `national_id` as agency `agency` (a file name under
     /// `agencies/`), for purpose 095.
     pub async fn transcript(&self, agency: &str, national_id: &str) -> Result<Transcript, Status> {
+        self.transcript_for(agency, "095", national_id).await
+    }
+
+    /// Asks for the transcript of `national_id` as agency `agency` for `purpose`.
+    pub async fn transcript_for(
+        &self,
+        agency: &str,
+        purpose: &str,
+        national_id: &str,
+    ) -> Result<Transcript, Status> {
         let files = self.sandbox.agency_files(agency);
         let (body, _) = self
             .call(
                 &files,
                 GET_TRANSCRIPT,
                 transcript_request(national_id),
-                &[("tongdao-purpose", "095")],
+                &[("tongdao-purpose", purpose)],
             )
             .await?;
         Ok(Transcript::decode(body).expect("valid transcript"))

@@ -46,7 +46,7 @@ async fn revocation_takes_effect_on_reload() {
     }
     assert!(counted, "the broker counted the revoked handshake");
     system
-        .transcript("household-dept", &subject)
+        .transcript_for("taipei-welfare", "057", &subject)
         .await
         .expect("other agencies unaffected");
     system.stack.stop().await;

@@ -69,18 +69,17 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
             .encode_to_vec(),
         )
     };
-    let purpose = [("tongdao-purpose".to_owned(), "095".to_owned())];
-
+    let tax_office = sandbox.agency_files("taipei-tax");
     step(
         1,
         "財政部臺北國稅局 (Taipei National Tax Administration) fetches a household transcript, purpose 095 財稅行政",
     );
     match call(
         &sandbox,
-        &sandbox.agency_files("taipei-tax"),
+        &tax_office,
         GET_TRANSCRIPT,
         request(&subject),
-        &purpose,
+        Some("095"),
     )
     .await
     {
@@ -93,14 +92,10 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
             println!("   OK  exchange {id}");
             let address = transcript.address.unwrap_or_default();
             println!(
-                "       household {} at {}{}{}, issued by {}",
-                transcript.household_number,
-                address.county,
-                address.district,
-                address.village,
-                transcript.issuing_office
+                "       household {} at {}{}{}",
+                transcript.household_number, address.county, address.district, address.village
             );
-            for member in transcript.members {
+            for member in &transcript.members {
                 println!(
                     "       - {} {} ({})",
                     member.relationship,
@@ -108,97 +103,106 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
                     mask(&member.national_id)
                 );
             }
+            let masked = transcript
+                .members
+                .iter()
+                .all(|m| m.birthplace.is_empty() && m.events.is_empty())
+                && transcript.issuing_office.is_empty();
+            println!(
+                "       rule household-transcript-tax-095 releases members' names, IDs and birth dates; {}",
+                if masked {
+                    "birthplaces, parents, events and the issuing office were masked"
+                } else {
+                    "NOT MASKED"
+                }
+            );
         }
-        Err(error) => println!("   FAILED: {error}"),
+        Err(status) => println!("   FAILED: {}", client::describe_status(&status)),
     }
 
-    step(
-        2,
-        "A certificate from an unknown CA (same DN shape and agency OID, different root) is refused",
-    );
-    let outcome = call(
-        &sandbox,
-        &sandbox.identity("stranger/impostor"),
-        GET_TRANSCRIPT,
-        request(&subject),
-        &purpose,
-    )
-    .await;
-    report_refusal(outcome, &stack);
-
-    step(
-        3,
-        "A suspended (停用) citizen certificate is refused: on hold in the MOICA CRL",
-    );
-    let outcome = call(
-        &sandbox,
-        &sandbox.identity("citizens/suspended"),
-        GET_TRANSCRIPT,
-        request(&subject),
-        &purpose,
-    )
-    .await;
-    report_refusal(outcome, &stack);
-
-    step(
-        4,
-        "A valid citizen certificate cannot call an agency service",
-    );
-    report(
-        call(
-            &sandbox,
-            &sandbox.identity("citizens/valid"),
+    let mut wrong_check_digit = subject.clone();
+    let last = wrong_check_digit
+        .pop()
+        .and_then(|c| c.to_digit(10))
+        .unwrap_or(0);
+    wrong_check_digit.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
+    let scenarios = [
+        (
+            "The same office may not use it for another purpose (057 社會行政)",
+            "agencies/taipei-tax",
             GET_TRANSCRIPT,
-            request(&subject),
-            &purpose,
-        )
-        .await,
-    );
-
-    step(
-        5,
-        "An agency whose government OID is not in the registry is not admitted",
-    );
-    report(
-        call(
-            &sandbox,
-            &sandbox.agency_files("unregistered"),
+            subject.as_str(),
+            Some("057"),
+        ),
+        (
+            "A call without a declared purpose",
+            "agencies/taipei-tax",
             GET_TRANSCRIPT,
-            request(&subject),
-            &purpose,
-        )
-        .await,
-    );
-
-    step(6, "An unknown method gets a clear error");
-    report(
-        call(
-            &sandbox,
-            &sandbox.agency_files("taipei-tax"),
+            subject.as_str(),
+            None,
+        ),
+        (
+            "內政部戶政司's certificate is valid, but no rule lets it read transcripts (default deny)",
+            "agencies/household-dept",
+            GET_TRANSCRIPT,
+            subject.as_str(),
+            Some("015"),
+        ),
+        (
+            "A certificate from an unknown CA (same DN shape and agency OID, different root)",
+            "stranger/impostor",
+            GET_TRANSCRIPT,
+            subject.as_str(),
+            Some("095"),
+        ),
+        (
+            "A suspended (停用) citizen certificate: on hold in the MOICA CRL",
+            "citizens/suspended",
+            GET_TRANSCRIPT,
+            subject.as_str(),
+            Some("095"),
+        ),
+        (
+            "A valid citizen certificate calling an agency service",
+            "citizens/valid",
+            GET_TRANSCRIPT,
+            subject.as_str(),
+            Some("095"),
+        ),
+        (
+            "An agency whose government OID is not in the registry",
+            "agencies/unregistered",
+            GET_TRANSCRIPT,
+            subject.as_str(),
+            Some("095"),
+        ),
+        (
+            "An unknown method",
+            "agencies/taipei-tax",
             "tongdao.household.v1.HouseholdRegistry/GetPassport",
-            request(&subject),
-            &purpose,
-        )
-        .await,
-    );
-
-    step(
-        7,
-        "A national ID with a wrong check digit is refused before it reaches the registry",
-    );
-    let mut wrong = subject.clone();
-    let last = wrong.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
-    wrong.push(char::from_digit((last + 1) % 10, 10).unwrap_or('0'));
-    report(
-        call(
-            &sandbox,
-            &sandbox.agency_files("taipei-tax"),
+            subject.as_str(),
+            Some("095"),
+        ),
+        (
+            "A national ID with a wrong check digit, refused before it reaches the registry",
+            "agencies/taipei-tax",
             GET_TRANSCRIPT,
-            request(&wrong),
-            &purpose,
+            wrong_check_digit.as_str(),
+            Some("095"),
+        ),
+    ];
+    for (n, (title, identity, method, national_id, purpose)) in (2..).zip(scenarios) {
+        step(n, title);
+        let outcome = call(
+            &sandbox,
+            &sandbox.identity(identity),
+            method,
+            request(national_id),
+            purpose,
         )
-        .await,
-    );
+        .await;
+        report(outcome, &stack);
+    }
 
     println!();
     if args.keep_running {
@@ -232,7 +236,7 @@ async fn call(
     files: &ClientFiles,
     method: &str,
     body: Bytes,
-    metadata: &[(String, String)],
+    purpose: Option<&str>,
 ) -> Result<(Bytes, tonic::metadata::MetadataMap), tonic::Status> {
     let channel = client::channel(
         files,
@@ -240,35 +244,35 @@ async fn call(
         Some(sandbox.broker_server_name()),
     )
     .map_err(tonic::Status::internal)?;
+    let metadata: Vec<(String, String)> = purpose
+        .map(|p| ("tongdao-purpose".to_owned(), p.to_owned()))
+        .into_iter()
+        .collect();
     client::unary(
         channel,
         method,
         body,
-        metadata,
+        &metadata,
         Some(Duration::from_secs(5)),
     )
     .await
 }
 
-fn report(outcome: Result<(Bytes, tonic::metadata::MetadataMap), tonic::Status>) {
-    match outcome {
-        Ok(_) => println!("   unexpectedly allowed"),
-        Err(status) => {
-            let reason =
-                tongdao_core::Rejection::reason_of(&status).map_or("-", |r| r.as_str_name());
-            println!("   refused: {:?} {reason}", status.code());
-            println!("       \"{}\"", status.message());
-        }
-    }
-}
-
-fn report_refusal(
+/// Prints how a call that should be refused was refused: with a reason, or in the handshake.
+fn report(
     outcome: Result<(Bytes, tonic::metadata::MetadataMap), tonic::Status>,
     stack: &InProcessStack,
 ) {
-    match outcome {
-        Ok(_) => println!("   unexpectedly allowed"),
-        Err(status) => {
+    let Err(status) = outcome else {
+        println!("   unexpectedly allowed");
+        return;
+    };
+    match tongdao_core::Rejection::reason_of(&status) {
+        Some(reason) => {
+            println!("   refused: {:?} {}", status.code(), reason.as_str_name());
+            println!("       \"{}\"", status.message());
+        }
+        None => {
             let cause =
                 client::transport_cause(&status).unwrap_or_else(|| status.message().to_owned());
             println!("   refused in the TLS handshake ({cause})");

@@ -8,6 +8,7 @@ mod check_config;
 pub mod client;
 mod demo;
 mod pki_cmd;
+mod policy_cmd;
 pub mod sandbox;
 mod telemetry;
 
@@ -39,6 +40,8 @@ enum Command {
     CheckConfig(ConfigArg),
     /// Development PKI in the shape of Taiwan's GPKI.
     Pki(pki_cmd::PkiArgs),
+    /// NDC's policy tools: lint, test, explain, diff.
+    Policy(policy_cmd::PolicyArgs),
     /// Call a method through the broker (or any Tongdao server), like grpcurl.
     Call(call::CallArgs),
     /// A narrated demonstration on loopback with a throw-away PKI and data.
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
+            Command::Policy(args) => policy_cmd::run(args),
             Command::Call(args) => call::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,

@@ -18,8 +18,43 @@ use tongdao_synth::{Population, write_household_extract};
 
 use crate::client::{self, ClientFiles};
 
-/// The agency registry shipped in `policies/`.
-pub const SHIPPED_AGENCY_REGISTRY: &str = include_str!("../../../policies/agencies.toml");
+/// The policy shipped in `policies/` (registries and rules), built into the binary so the demo
+/// runs anywhere: (path relative to the policy directory, contents).
+pub const SHIPPED_POLICY: [(&str, &str); 9] = [
+    (
+        "agencies.toml",
+        include_str!("../../../policies/agencies.toml"),
+    ),
+    (
+        "services.toml",
+        include_str!("../../../policies/services.toml"),
+    ),
+    (
+        "purposes.toml",
+        include_str!("../../../policies/purposes.toml"),
+    ),
+    ("roles.toml", include_str!("../../../policies/roles.toml")),
+    (
+        "rules/commerce.toml",
+        include_str!("../../../policies/rules/commerce.toml"),
+    ),
+    (
+        "rules/health.toml",
+        include_str!("../../../policies/rules/health.toml"),
+    ),
+    (
+        "rules/household.toml",
+        include_str!("../../../policies/rules/household.toml"),
+    ),
+    (
+        "rules/land.toml",
+        include_str!("../../../policies/rules/land.toml"),
+    ),
+    (
+        "rules/tax.toml",
+        include_str!("../../../policies/rules/tax.toml"),
+    ),
+];
 
 /// DNS name in the broker's certificate; adapters accept only this peer.
 pub const BROKER_NAME: &str = "broker.tongdao.test";
@@ -92,10 +127,9 @@ impl Sandbox {
             .ok_or("the population has nobody in it")?;
 
         write_pki(&root.join("pki"), &citizen_id)?;
-        write(
-            &root.join("agencies.toml"),
-            SHIPPED_AGENCY_REGISTRY.as_bytes(),
-        )?;
+        for (path, text) in SHIPPED_POLICY {
+            write(&root.join("policies").join(path), text.as_bytes())?;
+        }
         write(
             &root.join("tongdao.toml"),
             config_text(broker_addr, adapter_addr).as_bytes(),
@@ -118,6 +152,11 @@ impl Sandbox {
     /// `tongdao.toml`.
     pub fn config_path(&self) -> PathBuf {
         self.root().join("tongdao.toml")
+    }
+
+    /// The policy directory.
+    pub fn policy_dir(&self) -> PathBuf {
+        self.root().join("policies")
     }
 
     /// The PKI directory.
@@ -304,7 +343,7 @@ fn config_text(broker: SocketAddr, adapter: SocketAddr) -> String {
         r#"# Written by the Tongdao sandbox: a broker and the household adapter on loopback.
 [broker]
 listen_addr = "{broker}"
-agency_registry = "agencies.toml"
+policy_dir = "policies"
 
 [broker.authorities]
 GCA = ["pki/gca.crt"]
@@ -437,6 +476,8 @@ pub struct InProcessStack {
     pub adapter_counts: std::sync::Arc<tongdao_tls::HandshakeCounts>,
     /// Reloads the broker's certificates and CRLs, as SIGHUP does.
     pub broker_tls: tongdao_broker::TlsReloader,
+    /// Recompiles the broker's policy directory, as a file change or SIGHUP does.
+    pub broker_policy: tongdao_broker::PolicyReloader,
 }
 
 impl InProcessStack {
@@ -468,6 +509,7 @@ impl InProcessStack {
             tasks: Vec::new(),
             broker_counts: broker.handshake_counts(),
             broker_tls: broker.tls_reloader(),
+            broker_policy: broker.policy_reloader(),
             adapter_counts: adapter.handshake_counts(),
         };
         let listener = tokio_listener(adapter_listener)?;

@@ -22,6 +22,10 @@ fn demo_runs_the_narrated_exchanges() {
         "OK  exchange",
         "refused in the TLS handshake",
         "AGENCY_REQUIRED",
+        "PURPOSE_NOT_ALLOWED",
+        "PURPOSE_REQUIRED",
+        "NO_MATCHING_RULE",
+        "were masked",
         "AGENCY_UNKNOWN",
         "METHOD_UNKNOWN",
         "SUBJECT_INVALID",
@@ -68,7 +72,7 @@ fn check_config_reports_every_problem_and_exits_64() {
             "package = \"household\"",
         );
     std::fs::write(
-        sandbox.root().join("agencies.toml"),
+        sandbox.policy_dir().join("agencies.toml"),
         "[[agency]]\ncode = 1\n",
     )
     .expect("write");

@@ -47,8 +47,9 @@ pub struct BrokerConfig {
     /// Certificate profile (which CA issues what, which attribute carries what). Defaults to the
     /// GPKI profile built into the binary.
     pub certificate_profile: Option<PathBuf>,
-    /// Agency registry: government OID → agency code and name.
-    pub agency_registry: PathBuf,
+    /// The policy directory NDC maintains: registries (`agencies.toml`, `services.toml`,
+    /// `purposes.toml`, `roles.toml`) and `rules/*.toml`. Reloaded on change and on SIGHUP.
+    pub policy_dir: PathBuf,
     /// Issuing CA certificates per profile authority, e.g. `GCA = ["gca.crt"]`. Identities are
     /// read only from leaves these CAs issued, matched by key identifier.
     pub authorities: BTreeMap<String, Vec<PathBuf>>,
@@ -335,7 +336,7 @@ impl Config {
         };
         if let Some(broker) = &mut self.broker {
             resolve_tls(&mut broker.tls);
-            resolve(&mut broker.agency_registry);
+            resolve(&mut broker.policy_dir);
             broker.authorities.values_mut().flatten().for_each(resolve);
             if let Some(profile) = &mut broker.certificate_profile {
                 resolve(profile);
@@ -352,11 +353,12 @@ impl Config {
         let mut problems = Vec::new();
         if let Some(broker) = &self.broker {
             check_tls(&mut problems, "broker", &broker.tls);
-            check_file(
-                &mut problems,
-                "broker.agency_registry",
-                &broker.agency_registry,
-            );
+            if !broker.policy_dir.is_dir() {
+                problems.push(format!(
+                    "broker.policy_dir: directory {} does not exist",
+                    broker.policy_dir.display()
+                ));
+            }
             if broker.authorities.is_empty() {
                 problems.push(
                     "broker.authorities: name at least one issuing CA (e.g. GCA = [\"gca.crt\"])"

@@ -3,7 +3,7 @@ use super::*;
 const GOOD: &str = r#"
 [broker]
 listen_addr = "127.0.0.1:8443"
-agency_registry = "agencies.toml"
+policy_dir = "policies"
 [broker.authorities]
 GCA = ["gca.crt"]
 MOICA = ["moica.crt"]
@@ -90,7 +90,7 @@ fn load_reports_every_problem_at_once() {
         "broker.tls.private_key: file",
         "broker.tls.trust_anchors: file",
         "broker.tls.crls: file",
-        "broker.agency_registry: file",
+        "broker.policy_dir: directory",
         "broker.authorities.MOICA: file",
         "routed twice",
         "at least one adapter endpoint",

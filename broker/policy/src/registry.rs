@@ -5,11 +5,10 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use crate::toml_read::{FileCx, Table, parse_document};
 
 /// One registered agency.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgencyEntry {
     /// Agency code (機關代碼), 10 characters, e.g. `307000000D`.
     pub code: String,
@@ -17,13 +16,6 @@ pub struct AgencyEntry {
     pub name: String,
     /// Government OID carried in the agency's certificates, e.g. `2.16.886.101.20003.20004`.
     pub government_oid: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegistryFile {
-    #[serde(default)]
-    agency: Vec<AgencyEntry>,
 }
 
 /// Government OID → agency, and agency code → agency.
@@ -40,55 +32,89 @@ pub struct AgencyRegistry {
 pub struct RegistryError {
     /// The file name given to [`AgencyRegistry::parse`].
     pub file: String,
-    /// One entry per problem, with the line where it is known.
+    /// One entry per problem, each starting with its line (`line 7: …`).
     pub problems: Vec<String>,
 }
 
 impl AgencyRegistry {
     /// Parses a registry file's text (`[[agency]]` tables). `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, RegistryError> {
-        let fail = |problems| RegistryError {
-            file: file.to_owned(),
-            problems,
-        };
-        let parsed: RegistryFile =
-            toml::from_str(text).map_err(|e| fail(vec![e.to_string().replace('\n', " ")]))?;
-        let mut registry = Self::default();
-        let mut problems = Vec::new();
-        for (index, entry) in parsed.agency.into_iter().enumerate() {
-            let at = format!("agency #{} ({})", index + 1, entry.name);
-            if !is_agency_code(&entry.code) {
-                problems.push(format!(
-                    "{at}: code {:?} is not 9 letters/digits and a letter",
-                    entry.code
-                ));
-            }
-            if !is_oid(&entry.government_oid) {
-                problems.push(format!(
-                    "{at}: government_oid {:?} is not a dotted OID",
-                    entry.government_oid
-                ));
-            }
-            if registry
-                .by_oid
-                .insert(entry.government_oid.clone(), index)
-                .is_some()
-            {
-                problems.push(format!(
-                    "{at}: government_oid {} is registered twice",
-                    entry.government_oid
-                ));
-            }
-            if registry.by_code.insert(entry.code.clone(), index).is_some() {
-                problems.push(format!("{at}: code {} is registered twice", entry.code));
-            }
-            registry.agencies.push(entry);
-        }
-        if problems.is_empty() {
-            Ok(registry)
+        let mut cx = FileCx::new(file, text);
+        let registry = Self::read(&mut cx, text);
+        if cx.has_errors() {
+            Err(RegistryError {
+                file: file.to_owned(),
+                problems: cx
+                    .errors
+                    .into_iter()
+                    .map(|e| match e.line {
+                        Some(line) => format!("line {line}: {}", e.message),
+                        None => e.message,
+                    })
+                    .collect(),
+            })
         } else {
-            Err(fail(problems))
+            Ok(registry)
         }
+    }
+
+    /// Reads the file, reporting every problem to `cx`. Entries with a usable code are kept
+    /// even when something else about them is wrong, so the files that refer to them are not
+    /// flooded with follow-on "unknown agency" errors.
+    pub(crate) fn read(cx: &mut FileCx, text: &str) -> Self {
+        let mut registry = Self::default();
+        let Some(root) = parse_document(cx, text) else {
+            return registry;
+        };
+        let root = Table::root(cx, &root, "agencies.toml", &["agency"]);
+        for table in root.tables(cx, "agency", "agency", &["code", "name", "government_oid"]) {
+            let code = table.req_str(cx, "code");
+            let name = table.req_str(cx, "name");
+            let oid = table.req_str(cx, "government_oid");
+            let (Some(code), Some(name), Some(oid)) = (code, name, oid) else {
+                continue;
+            };
+            if !is_agency_code(code.get_ref()) {
+                cx.error(
+                    &code.span(),
+                    format!(
+                        "agency code {:?} is not 9 letters/digits and a letter",
+                        code.get_ref()
+                    ),
+                );
+            }
+            if !is_oid(oid.get_ref()) {
+                cx.error(
+                    &oid.span(),
+                    format!("government_oid {:?} is not a dotted OID", oid.get_ref()),
+                );
+            }
+            let index = registry.agencies.len();
+            let duplicate_oid = registry.by_oid.contains_key(*oid.get_ref());
+            if duplicate_oid {
+                cx.error(
+                    &oid.span(),
+                    format!("government_oid {} is registered twice", oid.get_ref()),
+                );
+            }
+            if registry.by_code.contains_key(*code.get_ref()) {
+                cx.error(
+                    &code.span(),
+                    format!("agency code {} is registered twice", code.get_ref()),
+                );
+                continue;
+            }
+            registry.by_code.insert((*code.get_ref()).to_owned(), index);
+            if !duplicate_oid {
+                registry.by_oid.insert((*oid.get_ref()).to_owned(), index);
+            }
+            registry.agencies.push(AgencyEntry {
+                code: (*code.get_ref()).to_owned(),
+                name: (*name.get_ref()).to_owned(),
+                government_oid: (*oid.get_ref()).to_owned(),
+            });
+        }
+        registry
     }
 
     /// The agency a government OID belongs to. Exact match only: a unit with its own OID must be
@@ -125,50 +151,4 @@ fn is_oid(oid: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shipped_registry_parses() {
-        let text = include_str!("../../../policies/agencies.toml");
-        let registry =
-            AgencyRegistry::parse("agencies.toml", text).expect("shipped registry is valid");
-        let mof = registry
-            .by_oid("2.16.886.101.20003.20004")
-            .expect("財政部 registered");
-        assert_eq!(mof.code, "307000000D");
-        assert_eq!(
-            registry.by_code("307000000D").map(|a| a.name.as_str()),
-            Some("財政部")
-        );
-        assert!(registry.by_oid("2.16.886.101.20003.99999").is_none());
-    }
-
-    #[test]
-    fn every_problem_is_reported() {
-        let text = r#"
-[[agency]]
-code = "bad"
-name = "A"
-government_oid = "1.2.x"
-[[agency]]
-code = "307000000D"
-name = "B"
-government_oid = "1.2.3"
-[[agency]]
-code = "307000000D"
-name = "C"
-government_oid = "1.2.3"
-"#;
-        let error = AgencyRegistry::parse("test.toml", text).expect_err("invalid");
-        assert_eq!(error.problems.len(), 4, "{error}");
-    }
-
-    #[test]
-    fn unknown_key_is_refused() {
-        let text =
-            "[[agency]]\ncode = \"307000000D\"\nname = \"B\"\ngovernment_oid = \"1.2\"\noops = 1\n";
-        let error = AgencyRegistry::parse("test.toml", text).expect_err("unknown key");
-        assert!(error.to_string().contains("oops"), "{error}");
-    }
-}
+mod tests;

@@ -3,25 +3,23 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use tongdao_core::{Principal, Reason, Rejection};
-use tongdao_policy::AgencyRegistry;
 use tongdao_schemas::{
     descriptors,
     v1::{
-        AgencyPrincipal, CitizenPrincipal, ListServicesRequest, ListServicesResponse, MethodEntry,
-        ServiceEntry, WhoAmIRequest, WhoAmIResponse, directory_server::Directory,
+        AccessGrant, AgencyPrincipal, CitizenPrincipal, ListServicesRequest, ListServicesResponse,
+        MethodEntry, ServiceEntry, WhoAmIRequest, WhoAmIResponse, directory_server::Directory,
         who_am_i_response,
     },
 };
 use tonic::{Request, Response, Status};
 
-use crate::{catalogue::Catalogue, exchange::Caller};
+use crate::{catalogue::Catalogue, exchange::Caller, policy::PolicyHandle};
 
 /// `tongdao.v1.Directory`.
 #[derive(Debug, Clone)]
 pub(crate) struct DirectoryApi {
     pub(crate) catalogue: Arc<Catalogue>,
-    pub(crate) registry: Arc<AgencyRegistry>,
-    pub(crate) policy_version: String,
+    pub(crate) policy: PolicyHandle,
 }
 
 fn caller<T>(request: &Request<T>) -> Result<Arc<Caller>, Status> {
@@ -41,10 +39,27 @@ impl Directory for DirectoryApi {
         request: Request<ListServicesRequest>,
     ) -> Result<Response<ListServicesResponse>, Status> {
         // Only identified principals may browse the bus.
-        caller(&request)?
+        let principal = caller(&request)?
             .principal
             .clone()
             .map_err(Rejection::into_status)?;
+        let policy = self.policy.load();
+        // The caller's own permissions, by method path.
+        let mut grants: BTreeMap<&str, Vec<AccessGrant>> = BTreeMap::new();
+        if let Principal::Agency(agency) = &principal {
+            for grant in policy.grants_for(&agency.code) {
+                grants
+                    .entry(grant.service.method.as_str())
+                    .or_default()
+                    .push(AccessGrant {
+                        rule_id: grant.rule.id.clone(),
+                        purposes: grant.purposes.iter().map(ToString::to_string).collect(),
+                        fields: grant.fields.paths().to_vec(),
+                        consent_required: grant.rule.consent_required,
+                        legal_basis: grant.rule.legal_basis.as_str().to_owned(),
+                    });
+            }
+        }
         let mut services: BTreeMap<String, ServiceEntry> = BTreeMap::new();
         for method in self.catalogue.methods() {
             let entry = services
@@ -52,8 +67,8 @@ impl Directory for DirectoryApi {
                 .or_insert_with(|| {
                     let provider =
                         descriptors::provider_agency(&method.service).unwrap_or_default();
-                    let provider_name = self
-                        .registry
+                    let provider_name = policy
+                        .agencies()
                         .by_code(&provider)
                         .map(|a| a.name.clone())
                         .unwrap_or_default();
@@ -74,6 +89,7 @@ impl Directory for DirectoryApi {
                     .into_iter()
                     .map(|class| descriptors::data_class_code(class).to_owned())
                     .collect(),
+                grants: grants.remove(method.path.as_str()).unwrap_or_default(),
             });
         }
         let mut services: Vec<ServiceEntry> = services.into_values().collect();
@@ -82,7 +98,7 @@ impl Directory for DirectoryApi {
         }
         Ok(Response::new(ListServicesResponse {
             services,
-            policy_version: self.policy_version.clone(),
+            policy_version: policy.version().to_owned(),
         }))
     }
 

@@ -108,7 +108,7 @@ impl Routes {
 
 /// Relays a permitted exchange to its adapter and checks what comes back.
 pub(crate) async fn forward(permitted: Permitted<Exchange>) -> Result<Reply, Rejection> {
-    let exchange = permitted.into_inner();
+    let (exchange, allow) = permitted.into_parts();
     let Some(route) = exchange.method.route.clone() else {
         return Err(Rejection::new(
             Reason::AdapterUnavailable,
@@ -163,14 +163,16 @@ pub(crate) async fn forward(permitted: Permitted<Exchange>) -> Result<Reply, Rej
     let body = response.into_inner();
     // An adapter is trusted to answer, not to answer well: a reply that is not a valid message
     // of the output type never reaches the caller.
-    if prost_reflect::DynamicMessage::decode(exchange.method.descriptor.output(), body.clone())
-        .is_err()
-    {
+    let output = exchange.method.descriptor.output();
+    let Ok(mut message) = prost_reflect::DynamicMessage::decode(output, body) else {
         return Err(Rejection::new(
             Reason::AdapterFailed,
             "the adapter answered with a malformed response",
         ));
-    }
+    };
+    // Minimisation: every field the rule does not release is cleared, at any depth.
+    allow.fields.apply(&mut message);
+    let body = bytes::Bytes::from(prost::Message::encode_to_vec(&message));
     Ok(Reply { body })
 }
 

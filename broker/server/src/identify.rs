@@ -3,16 +3,15 @@
 
 use tongdao_core::{Agency, Citizen, Principal, Reason, Rejection, principal::CertificateFacts};
 use tongdao_pki::{IdentityKind, Profile, TrustStore};
-use tongdao_policy::AgencyRegistry;
 use tongdao_tls::Peer;
 
-use crate::exchange::Caller;
+use crate::{exchange::Caller, policy::PolicyHandle};
 
 /// Reads principals out of verified certificate chains.
 #[derive(Debug)]
 pub struct Identifier {
     trust: TrustStore,
-    registry: AgencyRegistry,
+    policy: PolicyHandle,
 }
 
 impl Identifier {
@@ -20,7 +19,7 @@ impl Identifier {
     pub fn new(
         profile: Profile,
         authorities: &std::collections::BTreeMap<String, Vec<std::path::PathBuf>>,
-        registry: AgencyRegistry,
+        policy: PolicyHandle,
     ) -> Result<Self, Vec<String>> {
         let mut trust = TrustStore::new(profile);
         let mut problems = Vec::new();
@@ -35,7 +34,7 @@ impl Identifier {
             }
         }
         if problems.is_empty() {
-            Ok(Self { trust, registry })
+            Ok(Self { trust, policy })
         } else {
             Err(problems)
         }
@@ -83,7 +82,7 @@ impl Identifier {
             IdentityKind::Agency {
                 government_oid,
                 unit,
-            } => match self.registry.by_oid(&government_oid) {
+            } => match self.policy.load().agencies().by_oid(&government_oid) {
                 Some(entry) => Ok(Principal::Agency(Agency {
                     code: entry.code.clone(),
                     name: entry.name.clone(),

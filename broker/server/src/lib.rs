@@ -12,6 +12,7 @@ mod forward;
 mod identify;
 mod ingress;
 mod layers;
+mod policy;
 mod replay;
 mod stack;
 mod validate;
@@ -19,7 +20,6 @@ mod validate;
 use std::{
     convert::Infallible,
     future::Future,
-    path::Path,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -29,7 +29,6 @@ use std::{
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tongdao_config::BrokerConfig;
-use tongdao_policy::AgencyRegistry;
 use tongdao_schemas::{FILE_DESCRIPTOR_SET, v1::directory_server::DirectoryServer};
 use tongdao_tls::{ClientTls, Material, ServeOptions};
 use tonic::{body::Body, service::Routes as ApiRoutes};
@@ -40,6 +39,7 @@ pub use exchange::{
     TRACEPARENT_HEADER,
 };
 pub use identify::Identifier;
+pub use policy::{PolicyHandle, PolicyReloader};
 
 use crate::{
     api::DirectoryApi, catalogue::Catalogue, forward::Routes, ingress::DomainIngress,
@@ -51,6 +51,7 @@ pub struct Broker {
     tls: Arc<ArcSwap<rustls::ServerConfig>>,
     tls_files: tongdao_config::TlsFiles,
     identifier: Arc<Identifier>,
+    policy: PolicyReloader,
     service: Dispatch,
     health: tonic_health::server::HealthReporter,
     options: ServeOptions,
@@ -77,12 +78,10 @@ impl Broker {
         )
         .map_err(|e| problems.push(format!("broker.tls: {e}")))
         .ok();
-        let registry = read(&config.agency_registry)
-            .and_then(|text| {
-                AgencyRegistry::parse(&config.agency_registry.display().to_string(), &text)
-                    .map_err(|e| e.to_string())
+        let policy = policy::load(&config.policy_dir)
+            .map_err(|found| {
+                problems.extend(found.into_iter().map(|p| format!("broker.policy_dir: {p}")));
             })
-            .map_err(|e| problems.push(format!("broker.agency_registry: {e}")))
             .ok();
         let profile = match &config.certificate_profile {
             Some(path) => tongdao_pki::Profile::load(path)
@@ -90,7 +89,7 @@ impl Broker {
                 .ok(),
             None => Some(tongdao_pki::Profile::embedded()),
         };
-        let (Some(material), Some(registry), Some(profile)) = (material, registry, profile) else {
+        let (Some(material), Some(policy), Some(profile)) = (material, policy, profile) else {
             return Err(problems);
         };
         let server_config = tongdao_tls::server_config(&material)
@@ -99,7 +98,8 @@ impl Broker {
         let client_tls = ClientTls::new(&material)
             .map_err(|e| problems.push(format!("broker.tls (toward adapters): {e}")))
             .ok();
-        let identifier = Identifier::new(profile, &config.authorities, registry.clone())
+        let policy: PolicyHandle = Arc::new(ArcSwap::from_pointee(policy));
+        let identifier = Identifier::new(profile, &config.authorities, policy.clone())
             .map_err(|found| problems.extend(found))
             .ok();
         let routes = client_tls.and_then(|tls| {
@@ -116,7 +116,7 @@ impl Broker {
         let catalogue = Arc::new(Catalogue::new(&routes));
         let replay = ReplayGuard::new(config.replay_window());
         let domain = DomainIngress {
-            stack: exchange_stack(catalogue.clone(), replay.clone()),
+            stack: exchange_stack(catalogue.clone(), replay.clone(), policy.clone()),
             replay,
             max_message_bytes: config.max_message_bytes,
             max_deadline: config.max_deadline(),
@@ -124,9 +124,9 @@ impl Broker {
         let (health, health_service) = tonic_health::server::health_reporter();
         let directory = DirectoryApi {
             catalogue,
-            registry: Arc::new(registry),
-            policy_version: "foundation".to_owned(),
+            policy: policy.clone(),
         };
+
         let api = ApiRoutes::new(DirectoryServer::new(directory))
             .add_service(health_service)
             .add_service(reflection_v1())
@@ -136,6 +136,10 @@ impl Broker {
             tls: Arc::new(ArcSwap::from_pointee(server_config)),
             tls_files: config.tls.clone(),
             identifier: Arc::new(identifier),
+            policy: PolicyReloader {
+                dir: config.policy_dir.clone(),
+                current: policy,
+            },
             service: Dispatch { api, domain },
             health,
             options: ServeOptions {
@@ -155,6 +159,12 @@ impl Broker {
             files: self.tls_files.clone(),
             target: self.tls.clone(),
         }
+    }
+
+    /// A handle that recompiles the policy directory and swaps the new policy in (on change
+    /// and on SIGHUP).
+    pub fn policy_reloader(&self) -> PolicyReloader {
+        self.policy.clone()
     }
 
     /// Handshakes this broker accepted and refused, by reason.
@@ -203,10 +213,6 @@ impl TlsReloader {
         self.target.store(Arc::new(config));
         Ok(())
     }
-}
-
-fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn reflection_v1() -> tonic_reflection::server::v1::ServerReflectionServer<

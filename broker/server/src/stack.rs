@@ -12,6 +12,7 @@ use crate::{
     exchange::{Incoming, Reply},
     forward::forward,
     layers::{ObserveLayer, StepLayer},
+    policy::PolicyHandle,
     replay::ReplayGuard,
     validate::Validate,
 };
@@ -23,7 +24,11 @@ pub(crate) type ExchangeService = BoxCloneSyncService<Incoming, Reply, Rejection
 /// Assembles the stack every domain exchange passes through, outermost first. The order is
 /// the contract drawn in ARCHITECTURE.md: nothing reaches `forward` without passing every
 /// check above it, and every outcome — allowed or refused — passes back through `Observe`.
-pub(crate) fn exchange_stack(catalogue: Arc<Catalogue>, replay: ReplayGuard) -> ExchangeService {
+pub(crate) fn exchange_stack(
+    catalogue: Arc<Catalogue>,
+    replay: ReplayGuard,
+    policy: PolicyHandle,
+) -> ExchangeService {
     let stack = ServiceBuilder::new()
         // Count and log every exchange with its outcome; denials are recorded like successes.
         .layer(ObserveLayer)
@@ -33,9 +38,13 @@ pub(crate) fn exchange_stack(catalogue: Arc<Catalogue>, replay: ReplayGuard) -> 
         .layer(StepLayer(replay))
         // The body is a message of the input type and names a valid data subject.
         .layer(StepLayer(Validate))
-        // Default deny: only a Permitted exchange goes on.
-        .layer(StepLayer(Authorize))
-        // Relay to the adapter and check its answer.
+        // Default deny: a rule must allow this agency, method and purpose, within its quota;
+        // only a Permitted exchange goes on, carrying the fields it may receive.
+        .layer(StepLayer(Authorize {
+            policy,
+            quotas: Arc::default(),
+        }))
+        // Relay to the adapter, check its answer, release only the permitted fields.
         .service(service_fn(forward));
     BoxCloneSyncService::new(stack)
 }
