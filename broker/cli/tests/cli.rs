@@ -166,3 +166,30 @@ async fn call_prints_json_or_the_reason() {
         String::from_utf8_lossy(&bad_json.stderr)
     );
 }
+
+#[test]
+fn policy_tools_pass_on_the_shipped_policy() {
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let lint = Command::new(TONGDAO)
+        .args(["policy", "lint"])
+        .arg(&policies)
+        .output()
+        .expect("runs");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    assert!(String::from_utf8_lossy(&lint.stdout).contains("no problems"));
+    let test = Command::new(TONGDAO)
+        .args(["policy", "test"])
+        .arg(&policies)
+        .output()
+        .expect("runs");
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stdout)
+    );
+    assert!(String::from_utf8_lossy(&test.stdout).contains(" 0 failed"));
+}
