@@ -85,12 +85,21 @@ pub(crate) fn load(dir: &Path, mode: &Mode<'_>) -> Result<Loaded, AuditError> {
 }
 
 fn read_checkpoint(dir: &Path, mode: &Mode<'_>) -> Result<Option<SignedCheckpoint>, AuditError> {
-    let path = dir.join("checkpoint");
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(AuditError::io("cannot read", &path)(error)),
-    };
+    let mut path = dir.join("checkpoint");
+    if !path.exists() {
+        // `checkpoint` gone (deleted, or lost before its first write): the newest
+        // per-segment copy still bounds what recovery may cut.
+        let newest = crate::segment::list_segments(dir)?
+            .into_iter()
+            .rev()
+            .map(|n| dir.join("log").join(format!("{n:012}.checkpoint")))
+            .find(|p| p.exists());
+        match newest {
+            Some(newest) => path = newest,
+            None => return Ok(None),
+        }
+    }
+    let bytes = fs::read(&path).map_err(AuditError::io("cannot read", &path))?;
     let corrupt = |detail: String| AuditError::Corrupt {
         index: None,
         detail: format!("{}: {detail}", path.display()),

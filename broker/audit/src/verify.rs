@@ -85,13 +85,23 @@ pub fn verify(
             return Err(missing(expected_first, &latest, &path));
         }
         let last = position + 1 == segments.len();
-        let scanned = scan_segment(&path, expected_first, |index, leaf, offset| {
-            if !state.tile_agrees(dir, index, &leaf) {
-                return Err(entry_error(index, EntryProblem::TileMismatch, &path, offset));
-            }
-            state.frontier.push(leaf);
-            state.check_checkpoints()
-        }, |offset| progress(done_bytes + offset, total_bytes))?;
+        let scanned = scan_segment(
+            &path,
+            expected_first,
+            |index, leaf, offset| {
+                if !state.tile_agrees(dir, index, &leaf) {
+                    return Err(entry_error(
+                        index,
+                        EntryProblem::TileMismatch,
+                        &path,
+                        offset,
+                    ));
+                }
+                state.frontier.push(leaf);
+                state.check_checkpoints()
+            },
+            |offset| progress(done_bytes + offset, total_bytes),
+        )?;
         let (next_index, offset) = match scanned {
             Ok(end) => end,
             Err((FrameFault::Truncated, index, offset)) if last && index >= latest.size => {
@@ -109,7 +119,12 @@ pub fn verify(
             }
         };
         if !last && next_index != expected_first + SEGMENT_ENTRIES {
-            return Err(entry_error(next_index, EntryProblem::Truncated, &path, offset));
+            return Err(entry_error(
+                next_index,
+                EntryProblem::Truncated,
+                &path,
+                offset,
+            ));
         }
         done_bytes += fs::metadata(&path).map_or(0, |m| m.len());
         progress(done_bytes.min(total_bytes), total_bytes);
@@ -339,26 +354,9 @@ fn scan_segment(
 /// Appends up to [`SCAN_CHUNK`] bytes; true at end of file.
 fn read_chunk(file: &mut fs::File, data: &mut Vec<u8>) -> std::io::Result<bool> {
     use std::io::Read as _;
-    let want = data.len() + SCAN_CHUNK;
-    let mut eof = false;
-    while data.len() < want {
-        let before = data.len();
-        data.resize(want, 0);
-        match file.read(&mut data[before..]) {
-            Ok(0) => {
-                data.truncate(before);
-                eof = true;
-                break;
-            }
-            Ok(n) => data.truncate(before + n),
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => data.truncate(before),
-            Err(error) => {
-                data.truncate(before);
-                return Err(error);
-            }
-        }
-    }
-    Ok(eof)
+    // `read_to_end` fills spare capacity without zeroing it first.
+    let read = file.by_ref().take(SCAN_CHUNK as u64).read_to_end(data)?;
+    Ok(read < SCAN_CHUNK)
 }
 
 /// CRC check and leaf hash of each frame, on this thread and one helper.
@@ -377,7 +375,11 @@ fn check_frames(data: &[u8], frames: &[(usize, usize, u64)]) -> Vec<(bool, Hash)
         let helper = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
         let mut results: Vec<_> = first.iter().map(one).collect();
         // A panic in the helper is a bug in hashing code: re-raise it here.
-        results.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        results.extend(
+            helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        );
         results
     })
 }

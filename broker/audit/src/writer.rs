@@ -251,6 +251,7 @@ impl AuditLog {
             last_checkpoint: Instant::now(),
             failed_at: None,
             buf: Vec::new(),
+            trimmed_to: 0,
         };
         // Open the active segment now so a bad directory fails `open`, not the first append.
         writer.ensure_segment().map_err(AuditError::io(
@@ -446,6 +447,8 @@ struct Writer {
     last_checkpoint: Instant,
     failed_at: Option<Instant>,
     buf: Vec<u8>,
+    /// Leaf hashes below this index have been dropped from memory.
+    trimmed_to: u64,
 }
 
 impl Writer {
@@ -667,11 +670,15 @@ impl Writer {
             self.derived.pop_front();
         }
         // Leaf hashes of earlier segments now live in their tiles.
-        self.shared
-            .tree
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .trim_leaves(self.segment * SEGMENT_ENTRIES);
+        let segment_start = self.segment * SEGMENT_ENTRIES;
+        if self.trimmed_to < segment_start {
+            self.shared
+                .tree
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .trim_leaves(segment_start);
+            self.trimmed_to = segment_start;
+        }
         true
     }
 

@@ -1,6 +1,7 @@
 //! The `tongdao` command line: broker, adapters and tools as subcommands of one binary.
 
 pub mod adapter_cmd;
+mod audit_cmd;
 mod bench;
 mod broker_cmd;
 mod call;
@@ -42,6 +43,8 @@ enum Command {
     Pki(pki_cmd::PkiArgs),
     /// NDC's policy tools: lint, test, explain, diff.
     Policy(policy_cmd::PolicyArgs),
+    /// Security-team tools for the audit log: verify, search, proof, checkpoint, keygen.
+    Audit(audit_cmd::AuditArgs),
     /// Call a method through the broker (or any Tongdao server), like grpcurl.
     Call(call::CallArgs),
     /// A narrated demonstration on loopback with a throw-away PKI and data.
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
                 }
             },
             Command::Policy(args) => policy_cmd::run(args),
+            Command::Audit(args) => audit_cmd::run(args),
             Command::Call(args) => call::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
