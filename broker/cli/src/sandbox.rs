@@ -56,6 +56,9 @@ pub const SHIPPED_POLICY: [(&str, &str); 9] = [
     ),
 ];
 
+/// Origin of the sandbox's audit log (and the name of its signing key).
+pub const AUDIT_ORIGIN: &str = "tongdao.test/audit";
+
 /// DNS name in the broker's certificate; adapters accept only this peer.
 pub const BROKER_NAME: &str = "broker.tongdao.test";
 /// DNS name in the household adapter's certificate.
@@ -127,6 +130,7 @@ impl Sandbox {
             .ok_or("the population has nobody in it")?;
 
         write_pki(&root.join("pki"), &citizen_id)?;
+        write_audit_keys(&root.join("audit-keys"))?;
         for (path, text) in SHIPPED_POLICY {
             write(&root.join("policies").join(path), text.as_bytes())?;
         }
@@ -157,6 +161,16 @@ impl Sandbox {
     /// The policy directory.
     pub fn policy_dir(&self) -> PathBuf {
         self.root().join("policies")
+    }
+
+    /// The audit log's directory.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.root().join("audit")
+    }
+
+    /// The audit log's public key file.
+    pub fn audit_public_key(&self) -> PathBuf {
+        self.root().join("audit-keys/signing.pub")
     }
 
     /// The PKI directory.
@@ -322,6 +336,17 @@ fn write_pki(dir: &Path, citizen_id: &str) -> Result<(), String> {
 }
 
 /// Writes a private key readable by its owner only, from the moment the file exists.
+/// The audit log's signing key (and its public half for verifiers) and the key of the keyed
+/// hash that pseudonymises subjects.
+fn write_audit_keys(dir: &Path) -> Result<(), String> {
+    let pair = tongdao_audit::LogSigner::generate(AUDIT_ORIGIN).map_err(|e| e.to_string())?;
+    write_key(&dir.join("signing.key"), &pair.signing_key)?;
+    write(&dir.join("signing.pub"), pair.verifier_key.as_bytes())?;
+    let random = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    let pseudonym_key: String = random.iter().map(|u| u.simple().to_string()).collect();
+    write_key(&dir.join("pseudonym.key"), &pseudonym_key)
+}
+
 fn write_key(path: &Path, pem: &str) -> Result<(), String> {
     use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
     if let Some(parent) = path.parent() {
@@ -344,6 +369,12 @@ fn config_text(broker: SocketAddr, adapter: SocketAddr) -> String {
 [broker]
 listen_addr = "{broker}"
 policy_dir = "policies"
+
+[broker.audit]
+dir = "audit"
+signing_key = "audit-keys/signing.key"
+pseudonym_key = "audit-keys/pseudonym.key"
+origin = "{AUDIT_ORIGIN}"
 
 [broker.authorities]
 GCA = ["pki/gca.crt"]

@@ -50,6 +50,9 @@ pub struct BrokerConfig {
     /// The policy directory NDC maintains: registries (`agencies.toml`, `services.toml`,
     /// `purposes.toml`, `roles.toml`) and `rules/*.toml`. Reloaded on change and on SIGHUP.
     pub policy_dir: PathBuf,
+    /// The audit log every exchange is recorded in before it reaches an adapter and before its
+    /// answer reaches the caller.
+    pub audit: AuditConfig,
     /// Issuing CA certificates per profile authority, e.g. `GCA = ["gca.crt"]`. Identities are
     /// read only from leaves these CAs issued, matched by key identifier.
     pub authorities: BTreeMap<String, Vec<PathBuf>>,
@@ -72,6 +75,21 @@ pub struct BrokerConfig {
     /// Where each domain package is served.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+/// `[broker.audit]`: the tamper-evident audit log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Directory of the log (segments, C2SP tiles, checkpoints); created if absent.
+    pub dir: PathBuf,
+    /// The log's Ed25519 signing key, a C2SP note key (`tongdao audit keygen` writes one).
+    pub signing_key: PathBuf,
+    /// Key of the keyed hash that pseudonymises data subjects (64 hex digits): without it the
+    /// log cannot be linked back to a national ID, so the log is no copy of the registers.
+    pub pseudonym_key: PathBuf,
+    /// The log's origin line in checkpoints, e.g. `tongdao.example/audit`.
+    pub origin: String,
 }
 
 /// `[[broker.routes]]`: the adapters serving one domain package.
@@ -337,6 +355,9 @@ impl Config {
         if let Some(broker) = &mut self.broker {
             resolve_tls(&mut broker.tls);
             resolve(&mut broker.policy_dir);
+            resolve(&mut broker.audit.dir);
+            resolve(&mut broker.audit.signing_key);
+            resolve(&mut broker.audit.pseudonym_key);
             broker.authorities.values_mut().flatten().for_each(resolve);
             if let Some(profile) = &mut broker.certificate_profile {
                 resolve(profile);
@@ -353,6 +374,19 @@ impl Config {
         let mut problems = Vec::new();
         if let Some(broker) = &self.broker {
             check_tls(&mut problems, "broker", &broker.tls);
+            check_file(
+                &mut problems,
+                "broker.audit.signing_key",
+                &broker.audit.signing_key,
+            );
+            check_file(
+                &mut problems,
+                "broker.audit.pseudonym_key",
+                &broker.audit.pseudonym_key,
+            );
+            if broker.audit.origin.trim().is_empty() {
+                problems.push("broker.audit.origin: must not be empty".into());
+            }
             if !broker.policy_dir.is_dir() {
                 problems.push(format!(
                     "broker.policy_dir: directory {} does not exist",

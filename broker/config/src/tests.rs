@@ -4,6 +4,11 @@ const GOOD: &str = r#"
 [broker]
 listen_addr = "127.0.0.1:8443"
 policy_dir = "policies"
+[broker.audit]
+dir = "audit"
+signing_key = "audit.key"
+pseudonym_key = "pseudonym.key"
+origin = "tongdao.test/audit"
 [broker.authorities]
 GCA = ["gca.crt"]
 MOICA = ["moica.crt"]

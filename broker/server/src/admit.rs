@@ -42,6 +42,9 @@ impl Step<Incoming> for Admit {
             body: incoming.body,
             deadline: incoming.deadline,
             trace: incoming.trace,
+            caller: incoming.caller,
+            admitted: std::time::Instant::now(),
+            recorded: incoming.recorded,
             subject: None,
         })
     }

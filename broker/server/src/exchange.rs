@@ -22,6 +22,9 @@ pub const PURPOSE_HEADER: &str = "tongdao-purpose";
 pub const CONSENT_HEADER: &str = "tongdao-consent";
 /// W3C trace context.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// Response metadata (headers and trailers): the audit receipt of the exchange's completion
+/// record, `v1.<index>.<leaf hash>.<signed checkpoint>`, verifiable against the log's key.
+pub const RECEIPT_HEADER: &str = "tongdao-receipt";
 /// Set by the broker toward adapters: the agency code of the calling agency.
 pub const CLIENT_AGENCY_HEADER: &str = "tongdao-client-agency";
 
@@ -137,6 +140,8 @@ pub(crate) struct Incoming {
     pub deadline: Instant,
     /// Trace context.
     pub trace: TraceContext,
+    /// Set once the exchange's intent is in the audit log.
+    pub recorded: crate::audit::Recorded,
 }
 
 /// A call resolved to a known method and an identified agency.
@@ -158,6 +163,12 @@ pub(crate) struct Exchange {
     pub deadline: Instant,
     /// Trace context.
     pub trace: TraceContext,
+    /// The connection's caller (certificate facts for the audit record).
+    pub caller: Arc<Caller>,
+    /// When the exchange was admitted.
+    pub admitted: Instant,
+    /// Set once the exchange's intent is in the audit log.
+    pub recorded: crate::audit::Recorded,
     /// The data subject, once validation has read it from the request.
     pub subject: Option<Subject>,
 }
@@ -190,6 +201,8 @@ impl Exchange {
 pub(crate) struct Reply {
     /// The encoded response message.
     pub body: Bytes,
+    /// The audit receipt of the completion record (`tongdao-receipt` trailer).
+    pub receipt: Option<String>,
 }
 
 #[cfg(test)]

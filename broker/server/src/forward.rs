@@ -13,6 +13,7 @@ use std::{
 use rustls_pki_types::ServerName;
 use tongdao_config::RouteConfig;
 use tongdao_core::{Principal, Reason, Rejection, codec::RawCodec};
+use tongdao_policy::Allow;
 use tongdao_tls::ClientTls;
 use tonic::{
     Code, Status,
@@ -21,6 +22,7 @@ use tonic::{
 };
 
 use crate::{
+    audit::Auditor,
     authorize::Permitted,
     exchange::{
         CLIENT_AGENCY_HEADER, CONSENT_HEADER, EXCHANGE_ID_HEADER, Exchange, PURPOSE_HEADER, Reply,
@@ -106,9 +108,23 @@ impl Routes {
     }
 }
 
-/// Relays a permitted exchange to its adapter and checks what comes back.
-pub(crate) async fn forward(permitted: Permitted<Exchange>) -> Result<Reply, Rejection> {
+/// The innermost step: records the intent, relays the exchange, records the completion —
+/// each durable before the next step — and answers with the receipt.
+pub(crate) async fn audited_forward(
+    auditor: Auditor,
+    permitted: Permitted<Exchange>,
+) -> Result<Reply, Rejection> {
     let (exchange, allow) = permitted.into_parts();
+    // Write-ahead: no request reaches an adapter without a durable intent record.
+    auditor.intent(&exchange, &allow).await?;
+    let result = relay(&exchange, &allow).await;
+    // And no data reaches the caller without a durable completion record.
+    let receipt = auditor.completion(&exchange, &allow, &result).await?;
+    result.map(|body| Reply { body, receipt })
+}
+
+/// Relays an exchange to its adapter, checks the answer and masks it to the rule's fields.
+async fn relay(exchange: &Exchange, allow: &Allow) -> Result<bytes::Bytes, Rejection> {
     let Some(route) = exchange.method.route.clone() else {
         return Err(Rejection::new(
             Reason::AdapterUnavailable,
@@ -127,7 +143,7 @@ pub(crate) async fn forward(permitted: Permitted<Exchange>) -> Result<Reply, Rej
         ));
     }
     let mut request = tonic::Request::new(exchange.body.clone());
-    *request.metadata_mut() = downstream_metadata(&exchange);
+    *request.metadata_mut() = downstream_metadata(exchange);
     request.set_timeout(budget);
     let path = http::uri::PathAndQuery::try_from(exchange.method.path.as_str()).map_err(|_| {
         Rejection::new(Reason::InternalError, "method path is not a valid URI path")
@@ -172,8 +188,7 @@ pub(crate) async fn forward(permitted: Permitted<Exchange>) -> Result<Reply, Rej
     };
     // Minimisation: every field the rule does not release is cleared, at any depth.
     allow.fields.apply(&mut message);
-    let body = bytes::Bytes::from(prost::Message::encode_to_vec(&message));
-    Ok(Reply { body })
+    Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&message)))
 }
 
 /// What the adapter sees: the exchange id, the caller's purpose, consent and trace context,

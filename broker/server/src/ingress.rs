@@ -25,7 +25,8 @@ use uuid::Uuid;
 
 use crate::{
     exchange::{
-        Caller, EXCHANGE_ID_HEADER, ExchangeId, Incoming, TRACEPARENT_HEADER, TraceContext,
+        Caller, EXCHANGE_ID_HEADER, ExchangeId, Incoming, RECEIPT_HEADER, TRACEPARENT_HEADER,
+        TraceContext,
     },
     replay::ReplayGuard,
     stack::ExchangeService,
@@ -149,6 +150,7 @@ impl UnaryService<Bytes> for Unary {
                 body,
                 deadline: context.deadline,
                 trace: context.trace,
+                recorded: crate::audit::Recorded::default(),
             };
             let remaining = context.deadline.saturating_duration_since(Instant::now());
             let outcome = tokio::time::timeout(remaining, stack.oneshot(incoming)).await;
@@ -156,6 +158,11 @@ impl UnaryService<Bytes> for Unary {
                 Ok(Ok(reply)) => {
                     let mut response = tonic::Response::new(reply.body);
                     insert_id(response.metadata_mut(), id);
+                    if let Some(receipt) =
+                        reply.receipt.and_then(|r| MetadataValue::try_from(r).ok())
+                    {
+                        response.metadata_mut().insert(RECEIPT_HEADER, receipt);
+                    }
                     Ok(response)
                 }
                 Ok(Err(rejection)) => Err(status_for(rejection, id)),
@@ -183,8 +190,8 @@ fn insert_id(metadata: &mut tonic::metadata::MetadataMap, id: ExchangeId) {
     }
 }
 
-/// Adds the exchange id to the trailers of a successful response (error responses carry it in
-/// their trailers-only headers already).
+/// Adds the exchange id, and the audit receipt when there is one, to the trailers of a
+/// successful response (error responses carry the id in their trailers-only headers already).
 fn with_exchange_id_trailer(
     response: http::Response<Body>,
     id: ExchangeId,
@@ -192,10 +199,14 @@ fn with_exchange_id_trailer(
     let Ok(value) = http::HeaderValue::try_from(id.to_string()) else {
         return response;
     };
+    let receipt = response.headers().get(RECEIPT_HEADER).cloned();
     response.map(|body| {
         Body::new(body.map_frame(move |frame| match frame.into_trailers() {
             Ok(mut trailers) => {
                 trailers.insert(EXCHANGE_ID_HEADER, value.clone());
+                if let Some(receipt) = &receipt {
+                    trailers.insert(RECEIPT_HEADER, receipt.clone());
+                }
                 http_body::Frame::trailers(trailers)
             }
             Err(frame) => frame,

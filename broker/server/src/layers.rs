@@ -13,7 +13,11 @@ use futures::future::Either;
 use tongdao_core::{Rejection, reason::reason_name};
 use tower::{Layer, Service};
 
-use crate::exchange::{Incoming, Reply};
+use crate::{
+    audit::{Auditor, DenialFacts},
+    exchange::{Incoming, Reply},
+    policy::PolicyHandle,
+};
 
 /// One concern of the exchange stack: takes the exchange as the layer before left it and hands
 /// it on (possibly as a new type) or refuses it.
@@ -67,15 +71,24 @@ where
     }
 }
 
-/// Counts and logs every exchange with its outcome — denials exactly like successes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ObserveLayer;
+/// Counts, logs and audits every exchange with its outcome — denials exactly like successes.
+/// Refusals before an adapter was asked are recorded here as denials; later outcomes are in
+/// the exchange's completion record.
+#[derive(Debug, Clone)]
+pub(crate) struct ObserveLayer {
+    pub(crate) auditor: Auditor,
+    pub(crate) policy: PolicyHandle,
+}
 
 impl<Inner> Layer<Inner> for ObserveLayer {
     type Service = Observe<Inner>;
 
     fn layer(&self, inner: Inner) -> Self::Service {
-        Observe { inner }
+        Observe {
+            inner,
+            auditor: self.auditor.clone(),
+            policy: self.policy.clone(),
+        }
     }
 }
 
@@ -83,6 +96,8 @@ impl<Inner> Layer<Inner> for ObserveLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct Observe<Inner> {
     inner: Inner,
+    auditor: Auditor,
+    policy: PolicyHandle,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -106,9 +121,20 @@ where
         let trace_id = incoming.trace.trace_id_hex();
         let path: Arc<str> = incoming.path.as_str().into();
         let caller = incoming.caller.clone();
+        let recorded = incoming.recorded.clone();
+        let facts = DenialFacts::of(&incoming);
+        let (auditor, policy) = (self.auditor.clone(), self.policy.clone());
         let response = self.inner.call(incoming);
         Box::pin(async move {
-            let result = response.await;
+            let mut result = response.await;
+            if let Err(rejection) = &result
+                && !recorded.is_marked()
+            {
+                let version = Some(policy.load().version().to_owned());
+                if let Err(unavailable) = auditor.denial(&facts, rejection, version).await {
+                    result = Err(unavailable);
+                }
+            }
             let elapsed = started.elapsed();
             let outcome = match &result {
                 Ok(_) => "OK",

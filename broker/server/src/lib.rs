@@ -5,6 +5,7 @@
 
 mod admit;
 mod api;
+mod audit;
 mod authorize;
 mod catalogue;
 mod exchange;
@@ -36,7 +37,7 @@ use tower::Service;
 
 pub use exchange::{
     CLIENT_AGENCY_HEADER, CONSENT_HEADER, Caller, EXCHANGE_ID_HEADER, PURPOSE_HEADER,
-    TRACEPARENT_HEADER,
+    RECEIPT_HEADER, TRACEPARENT_HEADER,
 };
 pub use identify::Identifier;
 pub use policy::{PolicyHandle, PolicyReloader};
@@ -52,6 +53,7 @@ pub struct Broker {
     tls_files: tongdao_config::TlsFiles,
     identifier: Arc<Identifier>,
     policy: PolicyReloader,
+    auditor: audit::Auditor,
     service: Dispatch,
     health: tonic_health::server::HealthReporter,
     options: ServeOptions,
@@ -89,7 +91,12 @@ impl Broker {
                 .ok(),
             None => Some(tongdao_pki::Profile::embedded()),
         };
-        let (Some(material), Some(policy), Some(profile)) = (material, policy, profile) else {
+        let auditor = open_audit(&config.audit)
+            .map_err(|problem| problems.push(format!("broker.audit: {problem}")))
+            .ok();
+        let (Some(material), Some(policy), Some(profile), Some(auditor)) =
+            (material, policy, profile, auditor)
+        else {
             return Err(problems);
         };
         let server_config = tongdao_tls::server_config(&material)
@@ -116,7 +123,12 @@ impl Broker {
         let catalogue = Arc::new(Catalogue::new(&routes));
         let replay = ReplayGuard::new(config.replay_window());
         let domain = DomainIngress {
-            stack: exchange_stack(catalogue.clone(), replay.clone(), policy.clone()),
+            stack: exchange_stack(
+                catalogue.clone(),
+                replay.clone(),
+                policy.clone(),
+                auditor.clone(),
+            ),
             replay,
             max_message_bytes: config.max_message_bytes,
             max_deadline: config.max_deadline(),
@@ -136,6 +148,7 @@ impl Broker {
             tls: Arc::new(ArcSwap::from_pointee(server_config)),
             tls_files: config.tls.clone(),
             identifier: Arc::new(identifier),
+            auditor,
             policy: PolicyReloader {
                 dir: config.policy_dir.clone(),
                 current: policy,
@@ -177,6 +190,11 @@ impl Broker {
         self.health
             .set_serving::<DirectoryServer<DirectoryApi>>()
             .await;
+        policy::announce(&self.policy.version());
+        let watchdog = tokio::spawn(follow_audit_health(
+            self.health.clone(),
+            self.auditor.clone(),
+        ));
         let identifier = self.identifier;
         tongdao_tls::serve(
             listener,
@@ -187,7 +205,46 @@ impl Broker {
             shutdown,
         )
         .await;
+        watchdog.abort();
     }
+}
+
+/// Health follows the audit log: a broker that cannot record serves nothing, so it reports
+/// NOT_SERVING until the log is writable again and load balancers send traffic elsewhere.
+async fn follow_audit_health(
+    health: tonic_health::server::HealthReporter,
+    auditor: audit::Auditor,
+) {
+    let mut serving = true;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let available = auditor.is_available();
+        if available == serving {
+            continue;
+        }
+        serving = available;
+        let status = if available {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        health.set_service_status("", status).await;
+        health
+            .set_service_status("tongdao.v1.Directory", status)
+            .await;
+        tracing::warn!(available, "audit log availability changed");
+    }
+}
+
+/// Opens (or creates) the audit log with its signing and pseudonym keys.
+fn open_audit(config: &tongdao_config::AuditConfig) -> Result<audit::Auditor, String> {
+    let signer =
+        tongdao_audit::LogSigner::from_file(&config.signing_key).map_err(|e| e.to_string())?;
+    let pseudonym_key =
+        tongdao_audit::read_pseudonym_key(&config.pseudonym_key).map_err(|e| e.to_string())?;
+    let log = tongdao_audit::AuditLog::open(&config.dir, signer, &config.origin)
+        .map_err(|e| format!("{}: {e}", config.dir.display()))?;
+    Ok(audit::Auditor::new(log, pseudonym_key))
 }
 
 /// Re-reads TLS material and swaps it in; see [`Broker::tls_reloader`].

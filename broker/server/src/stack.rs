@@ -7,10 +7,11 @@ use tower::{ServiceBuilder, service_fn, util::BoxCloneSyncService};
 
 use crate::{
     admit::Admit,
+    audit::Auditor,
     authorize::Authorize,
     catalogue::Catalogue,
     exchange::{Incoming, Reply},
-    forward::forward,
+    forward::audited_forward,
     layers::{ObserveLayer, StepLayer},
     policy::PolicyHandle,
     replay::ReplayGuard,
@@ -28,10 +29,14 @@ pub(crate) fn exchange_stack(
     catalogue: Arc<Catalogue>,
     replay: ReplayGuard,
     policy: PolicyHandle,
+    auditor: Auditor,
 ) -> ExchangeService {
     let stack = ServiceBuilder::new()
-        // Count and log every exchange with its outcome; denials are recorded like successes.
-        .layer(ObserveLayer)
+        // Count, log and audit every outcome; refusals are recorded like successes.
+        .layer(ObserveLayer {
+            auditor: auditor.clone(),
+            policy: policy.clone(),
+        })
         // A usable exchange id, an identified principal, a method that exists.
         .layer(StepLayer(Admit { catalogue }))
         // A client-chosen exchange id is used once.
@@ -44,7 +49,10 @@ pub(crate) fn exchange_stack(
             policy,
             quotas: Arc::default(),
         }))
-        // Relay to the adapter, check its answer, release only the permitted fields.
-        .service(service_fn(forward));
+        // Intent record (durable) → relay to the adapter, check its answer, release only the
+        // permitted fields → completion record (durable) with the receipt.
+        .service(service_fn(move |permitted| {
+            audited_forward(auditor.clone(), permitted)
+        }));
     BoxCloneSyncService::new(stack)
 }

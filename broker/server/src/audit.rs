@@ -1,0 +1,249 @@
+//! Recording exchanges in the audit log: an intent before a request reaches an adapter, a
+//! completion before the answer reaches the caller, a denial for every refusal. Each append
+//! returns only once durable (group commit), and a log that cannot be written fails the
+//! exchange closed with AUDIT_UNAVAILABLE.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
+
+use tongdao_audit::{
+    Appended, AuditLog, AuditRecord, CertificateId, Client, ExchangeCompletion, ExchangeContext,
+    ExchangeIntent, Outcome, Permit, Sha256Digest, SubjectPseudonym, Timestamp,
+};
+use tongdao_core::{Principal, Reason, Rejection, reason::reason_name};
+use tongdao_policy::Allow;
+
+use crate::exchange::{CONSENT_HEADER, Caller, Exchange, Incoming, PURPOSE_HEADER, Subject};
+
+/// The broker's handle on its audit log.
+#[derive(Clone)]
+pub(crate) struct Auditor {
+    log: AuditLog,
+    pseudonym_key: Arc<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("size", &self.log.size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Set once an exchange's intent is durable: from then on its completion record tells the
+/// outcome, so the outer layer does not record a denial for it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Recorded(Arc<AtomicBool>);
+
+impl Recorded {
+    pub(crate) fn mark(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_marked(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+fn unavailable() -> Rejection {
+    Rejection::new(
+        Reason::AuditUnavailable,
+        "the audit log cannot be written; nothing is served unlogged, retry later",
+    )
+}
+
+fn client(caller: &Caller) -> Client {
+    let certificate = CertificateId {
+        serial: caller.certificate.serial.clone(),
+        issuer: caller.certificate.issuer.clone(),
+    };
+    match &caller.principal {
+        Ok(Principal::Agency(agency)) => Client::Agency {
+            agency: agency.code.clone(),
+            subsystem: agency.unit.clone(),
+            certificate,
+        },
+        Ok(Principal::Citizen(_)) => Client::Citizen { certificate },
+        Err(_) => Client::Unrecognised { certificate },
+    }
+}
+
+fn outcome(rejection: Option<&Rejection>) -> Outcome {
+    match rejection {
+        None => Outcome::ok(),
+        Some(rejection) => Outcome {
+            code: rejection.code() as u32,
+            reason: Some(reason_name(rejection.reason()).to_owned()),
+        },
+    }
+}
+
+impl Auditor {
+    pub(crate) fn new(log: AuditLog, pseudonym_key: [u8; 32]) -> Self {
+        Self {
+            log,
+            pseudonym_key: Arc::new(pseudonym_key),
+        }
+    }
+
+    /// Whether appends currently succeed (false while the disk is full or failing).
+    pub(crate) fn is_available(&self) -> bool {
+        self.log.is_available()
+    }
+
+    fn context(&self, exchange: &Exchange) -> ExchangeContext {
+        let subject = match &exchange.subject {
+            Some(Subject::NationalId(id)) => {
+                Some(SubjectPseudonym::derive(&self.pseudonym_key, id.as_str()))
+            }
+            Some(Subject::BusinessNumber(number)) => Some(SubjectPseudonym::derive(
+                &self.pseudonym_key,
+                number.as_str(),
+            )),
+            Some(Subject::Other(value)) => {
+                Some(SubjectPseudonym::derive(&self.pseudonym_key, value))
+            }
+            None => None,
+        };
+        ExchangeContext {
+            exchange_id: exchange.id.to_string(),
+            trace_id: Some(exchange.trace.trace_id_hex()),
+            client: client(&exchange.caller),
+            service: exchange.method.path.clone(),
+            purpose: exchange.header(PURPOSE_HEADER).map(str::to_owned),
+            subject,
+            consent_id: exchange.header(CONSENT_HEADER).map(str::to_owned),
+        }
+    }
+
+    async fn append(&self, record: AuditRecord) -> Result<Appended, Rejection> {
+        match self.log.append(&record).await {
+            Ok(appended) => Ok(appended),
+            Err(error) => {
+                metrics::counter!("tongdao_audit_append_failures_total").increment(1);
+                tracing::error!(%error, "audit append failed; exchange refused");
+                Err(unavailable())
+            }
+        }
+    }
+
+    /// The intent record: durable before the request is forwarded.
+    pub(crate) async fn intent(&self, exchange: &Exchange, allow: &Allow) -> Result<(), Rejection> {
+        let record = AuditRecord::ExchangeIntent(ExchangeIntent {
+            at: Timestamp::now(),
+            exchange: self.context(exchange),
+            permit: Permit {
+                rule_id: allow.rule_id.to_string(),
+                policy_version: allow.policy_version.to_string(),
+            },
+            request_digest: Sha256Digest::of(&exchange.body),
+        });
+        self.append(record).await?;
+        exchange.recorded.mark();
+        Ok(())
+    }
+
+    /// The completion record: durable before the answer is sent. Returns the receipt to put
+    /// in the trailers when the exchange succeeded.
+    pub(crate) async fn completion(
+        &self,
+        exchange: &Exchange,
+        allow: &Allow,
+        result: &Result<bytes::Bytes, Rejection>,
+    ) -> Result<Option<String>, Rejection> {
+        let (released, response_digest) = match result {
+            Ok(body) => (
+                allow
+                    .released_classes
+                    .iter()
+                    .map(|c| c.as_str_name().to_owned())
+                    .collect(),
+                Some(Sha256Digest::of(body)),
+            ),
+            Err(_) => (Vec::new(), None),
+        };
+        let record = AuditRecord::ExchangeCompletion(ExchangeCompletion {
+            at: Timestamp::now(),
+            exchange: self.context(exchange),
+            released,
+            outcome: outcome(result.as_ref().err()),
+            latency_us: exchange.admitted.elapsed().as_micros() as u64,
+            response_digest,
+        });
+        let appended = self.append(record).await?;
+        if result.is_err() {
+            return Ok(None);
+        }
+        Ok(self
+            .log
+            .receipt(&appended)
+            .ok()
+            .map(|receipt| receipt.encode()))
+    }
+
+    /// A denial: a refusal before any adapter was asked.
+    pub(crate) async fn denial(
+        &self,
+        incoming: &DenialFacts,
+        rejection: &Rejection,
+        policy_version: Option<String>,
+    ) -> Result<(), Rejection> {
+        let record = AuditRecord::Denial(tongdao_audit::Denial {
+            at: Timestamp::now(),
+            exchange: ExchangeContext {
+                exchange_id: incoming.id.clone(),
+                trace_id: Some(incoming.trace_id.clone()),
+                client: client(&incoming.caller),
+                service: incoming.path.clone(),
+                purpose: incoming.purpose.clone(),
+                subject: None,
+                consent_id: incoming.consent.clone(),
+            },
+            policy_version,
+            outcome: outcome(Some(rejection)),
+            latency_us: incoming.received.elapsed().as_micros() as u64,
+            request_digest: incoming.request_digest,
+        });
+        self.append(record).await.map(|_| ())
+    }
+}
+
+/// What is known of a refused exchange, kept from its [`Incoming`] by the outer layer.
+#[derive(Debug)]
+pub(crate) struct DenialFacts {
+    id: String,
+    trace_id: String,
+    caller: Arc<Caller>,
+    path: String,
+    purpose: Option<String>,
+    consent: Option<String>,
+    request_digest: Option<Sha256Digest>,
+    received: Instant,
+}
+
+impl DenialFacts {
+    pub(crate) fn of(incoming: &Incoming) -> Self {
+        let header = |key: &str| {
+            incoming
+                .metadata
+                .get(key)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            id: incoming.id.to_string(),
+            trace_id: incoming.trace.trace_id_hex(),
+            caller: incoming.caller.clone(),
+            path: incoming.path.clone(),
+            purpose: header(PURPOSE_HEADER),
+            consent: header(CONSENT_HEADER),
+            request_digest: Some(Sha256Digest::of(&incoming.body)),
+            received: Instant::now(),
+        }
+    }
+}

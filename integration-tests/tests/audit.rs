@@ -1,0 +1,103 @@
+//! Every exchange through the real broker is in the audit log: allowed ones as an intent and a
+//! completion whose receipt comes back in the trailers and verifies against the log's key,
+//! refused ones as a denial with their reason; the log verifies, and holds no national ID.
+
+use tongdao_audit::{AuditRecord, Query, Receipt, VerifierKey};
+use tongdao_integration_tests::{GET_TRANSCRIPT, System, transcript_request};
+
+fn records_of(dir: &std::path::Path, exchange_id: &str) -> Vec<AuditRecord> {
+    let query = Query {
+        exchange_id: Some(exchange_id.to_owned()),
+        ..Query::default()
+    };
+    tongdao_audit::search(dir, &query)
+        .expect("search")
+        .map(|found| found.expect("readable").record)
+        .collect()
+}
+
+#[tokio::test]
+async fn exchanges_and_denials_are_recorded_with_verifiable_receipts() {
+    let system = System::start().await;
+    let files = system.sandbox.agency_files("taipei-tax");
+    let subject = system.someone();
+
+    // Allowed: the receipt comes back and verifies against the log's public key.
+    let (_, metadata) = system
+        .call(
+            &files,
+            GET_TRANSCRIPT,
+            transcript_request(&subject),
+            &[("tongdao-purpose", "095")],
+        )
+        .await
+        .expect("allowed");
+    let exchange_id = metadata
+        .get("tongdao-exchange-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("id")
+        .to_owned();
+    let receipt_text = metadata
+        .get("tongdao-receipt")
+        .and_then(|v| v.to_str().ok())
+        .expect("receipt");
+    let key = VerifierKey::from_file(&system.sandbox.audit_public_key()).expect("public key");
+    let receipt = Receipt::decode(receipt_text, &key).expect("a receipt signed by the log");
+    let reader = tongdao_audit::LogReader::open(&system.sandbox.audit_dir()).expect("reader");
+    let proof = reader
+        .inclusion_proof(receipt.index, receipt.checkpoint.checkpoint().size)
+        .expect("proof");
+    receipt
+        .verify_inclusion(&proof)
+        .expect("the completion record is in the log");
+
+    // Refused: recorded as a denial with its reason.
+    let refused = system
+        .call(
+            &files,
+            GET_TRANSCRIPT,
+            transcript_request(&subject),
+            &[("tongdao-purpose", "057")],
+        )
+        .await
+        .expect_err("purpose not allowed");
+    let refused_id = refused
+        .metadata()
+        .get("tongdao-exchange-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("id")
+        .to_owned();
+    let System { sandbox, stack } = system;
+    stack.stop().await;
+    let dir = sandbox.audit_dir();
+
+    let kinds: Vec<&str> = records_of(&dir, &exchange_id)
+        .iter()
+        .map(AuditRecord::kind)
+        .collect();
+    assert_eq!(kinds.len(), 2, "intent and completion: {kinds:?}");
+    let denial = records_of(&dir, &refused_id);
+    assert_eq!(denial.len(), 1, "one denial record");
+    let outcome = denial[0].outcome().expect("outcome");
+    assert_eq!(outcome.reason.as_deref(), Some("PURPOSE_NOT_ALLOWED"));
+
+    let report = tongdao_audit::verify(&dir, &key, |_, _| {}).expect("the log verifies");
+    drop(report);
+
+    // Records, tiles and checkpoints hold pseudonyms, never the national ID itself.
+    let mut pending = vec![dir];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                let found = bytes
+                    .windows(subject.len())
+                    .any(|w| w == subject.as_bytes());
+                assert!(!found, "national ID in clear in {}", path.display());
+            }
+        }
+    }
+}
