@@ -101,3 +101,92 @@ async fn exchanges_and_denials_are_recorded_with_verifiable_receipts() {
         }
     }
 }
+
+#[tokio::test]
+async fn audit_api_is_for_auditors_only() {
+    use tongdao_schemas::v1::{AuditSearchRequest, AuditSearchResponse, CheckpointResponse};
+    let system = System::start().await;
+    let subject = system.someone();
+    let (_, metadata) = system
+        .call(
+            &system.sandbox.agency_files("taipei-tax"),
+            GET_TRANSCRIPT,
+            transcript_request(&subject),
+            &[("tongdao-purpose", "095")],
+        )
+        .await
+        .expect("allowed");
+    let exchange_id = metadata
+        .get("tongdao-exchange-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("id")
+        .to_owned();
+
+    // The tax office holds no auditor role.
+    let search =
+        |request: AuditSearchRequest| bytes::Bytes::from(prost::Message::encode_to_vec(&request));
+    let by_id = AuditSearchRequest {
+        exchange_id: exchange_id.clone(),
+        ..Default::default()
+    };
+    let refused = system
+        .call(
+            &system.sandbox.agency_files("taipei-tax"),
+            "tongdao.v1.Audit/Search",
+            search(by_id.clone()),
+            &[],
+        )
+        .await;
+    tongdao_integration_tests::assert_refused(
+        refused,
+        tonic::Code::PermissionDenied,
+        tongdao_core::Reason::RoleRequired,
+    );
+
+    // NDC does: by exchange id, and by the subject's national ID (hashed by the broker).
+    let auditor = system.sandbox.agency_files("ndc");
+    let (body, _) = system
+        .call(&auditor, "tongdao.v1.Audit/Search", search(by_id), &[])
+        .await
+        .expect("auditor");
+    let found = <AuditSearchResponse as prost::Message>::decode(body).expect("decodes");
+    assert_eq!(found.entries.len(), 2, "intent and completion");
+    assert!(
+        found
+            .entries
+            .iter()
+            .all(|e| !e.record_json.contains(&subject)),
+        "no ID in clear"
+    );
+    let by_subject = AuditSearchRequest {
+        national_id: subject.clone(),
+        ..Default::default()
+    };
+    let (body, _) = system
+        .call(&auditor, "tongdao.v1.Audit/Search", search(by_subject), &[])
+        .await
+        .expect("auditor");
+    let found = <AuditSearchResponse as prost::Message>::decode(body).expect("decodes");
+    assert!(
+        found.entries.len() >= 2,
+        "the subject's exchange is found by national ID"
+    );
+
+    let (body, _) = system
+        .call(
+            &auditor,
+            "tongdao.v1.Audit/GetCheckpoint",
+            bytes::Bytes::new(),
+            &[],
+        )
+        .await
+        .expect("checkpoint");
+    let checkpoint = <CheckpointResponse as prost::Message>::decode(body).expect("decodes");
+    assert!(
+        checkpoint
+            .signed_note
+            .starts_with(tongdao_cli::sandbox::AUDIT_ORIGIN)
+    );
+    assert!(checkpoint.tree_size >= 2);
+    system.stack.stop().await;
+}

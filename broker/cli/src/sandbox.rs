@@ -65,8 +65,9 @@ pub const BROKER_NAME: &str = "broker.tongdao.test";
 pub const HOUSEHOLD_ADAPTER_NAME: &str = "household.adapter.tongdao.test";
 
 /// Agency identities the sandbox issues: (file name, agency name, government OID).
-/// `unregistered` carries an OID that is deliberately absent from the registry.
-pub const AGENCIES: [(&str, &str, &str); 4] = [
+/// `unregistered` carries an OID that is deliberately absent from the registry; `ndc` holds the
+/// auditor role.
+pub const AGENCIES: [(&str, &str, &str); 5] = [
     (
         "taipei-tax",
         "財政部臺北國稅局",
@@ -87,6 +88,7 @@ pub const AGENCIES: [(&str, &str, &str); 4] = [
         "未登錄機關",
         "2.16.886.101.20003.20004.29999",
     ),
+    ("ndc", "國家發展委員會", "2.16.886.101.20003.20069"),
 ];
 
 /// A sandbox on disk; removed when dropped.

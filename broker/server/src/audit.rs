@@ -24,6 +24,7 @@ use crate::exchange::{CONSENT_HEADER, Caller, Exchange, Incoming, PURPOSE_HEADER
 #[derive(Clone)]
 pub(crate) struct Auditor {
     log: AuditLog,
+    dir: Arc<std::path::Path>,
     pseudonym_key: Arc<[u8; 32]>,
 }
 
@@ -84,11 +85,27 @@ fn outcome(rejection: Option<&Rejection>) -> Outcome {
 }
 
 impl Auditor {
-    pub(crate) fn new(log: AuditLog, pseudonym_key: [u8; 32]) -> Self {
+    pub(crate) fn new(log: AuditLog, dir: &std::path::Path, pseudonym_key: [u8; 32]) -> Self {
         Self {
             log,
+            dir: dir.into(),
             pseudonym_key: Arc::new(pseudonym_key),
         }
+    }
+
+    /// The log, for the audit API's checkpoints and proofs.
+    pub(crate) fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
+    /// The log's directory, for searches.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The pseudonym a national ID is recorded under.
+    pub(crate) fn pseudonym(&self, national_id: &str) -> SubjectPseudonym {
+        SubjectPseudonym::derive(&self.pseudonym_key, national_id)
     }
 
     /// Whether appends currently succeed (false while the disk is full or failing).

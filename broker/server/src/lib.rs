@@ -6,6 +6,7 @@
 mod admit;
 mod api;
 mod audit;
+mod audit_api;
 mod authorize;
 mod catalogue;
 mod exchange;
@@ -139,7 +140,14 @@ impl Broker {
             policy: policy.clone(),
         };
 
+        let audit_api = audit_api::AuditApi {
+            auditor: auditor.clone(),
+            policy: policy.clone(),
+        };
         let api = ApiRoutes::new(DirectoryServer::new(directory))
+            .add_service(tongdao_schemas::v1::audit_server::AuditServer::new(
+                audit_api,
+            ))
             .add_service(health_service)
             .add_service(reflection_v1())
             .add_service(reflection_v1alpha())
@@ -244,7 +252,7 @@ fn open_audit(config: &tongdao_config::AuditConfig) -> Result<audit::Auditor, St
         tongdao_audit::read_pseudonym_key(&config.pseudonym_key).map_err(|e| e.to_string())?;
     let log = tongdao_audit::AuditLog::open(&config.dir, signer, &config.origin)
         .map_err(|e| format!("{}: {e}", config.dir.display()))?;
-    Ok(audit::Auditor::new(log, pseudonym_key))
+    Ok(audit::Auditor::new(log, &config.dir, pseudonym_key))
 }
 
 /// Re-reads TLS material and swaps it in; see [`Broker::tls_reloader`].
