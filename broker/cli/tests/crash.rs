@@ -18,14 +18,21 @@ use tongdao_schemas::household::v1::GetTranscriptRequest;
 
 const TONGDAO: &str = env!("CARGO_BIN_EXE_tongdao");
 
-fn spawn(args: &[&str], sandbox: &Sandbox) -> Child {
+/// Starts a server with every log line (debug level, JSON) appended to `log`.
+fn spawn(args: &[&str], sandbox: &Sandbox, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     Command::new(TONGDAO)
         .args(args)
         .arg("--config")
         .arg(sandbox.config_path())
+        .env("TONGDAO__TELEMETRY__LOG_FILTER", "debug")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
         .spawn()
         .expect("starts")
 }
@@ -35,8 +42,9 @@ async fn answered_exchanges_survive_kill_9() {
     tongdao_tls::install_crypto_provider();
     let mut sandbox = Sandbox::create(20).expect("sandbox");
     drop(sandbox.take_listeners());
-    let mut adapter = spawn(&["adapter", "household"], &sandbox);
-    let mut broker = spawn(&["broker"], &sandbox);
+    let log = sandbox.root().join("servers.log");
+    let mut adapter = spawn(&["adapter", "household"], &sandbox, &log);
+    let mut broker = spawn(&["broker"], &sandbox, &log);
     let agency = sandbox.agency_files("taipei-tax");
     let addr = sandbox.broker_addr().to_string();
     wait_healthy(&agency, sandbox.broker_addr(), sandbox.broker_server_name())
@@ -97,7 +105,7 @@ async fn answered_exchanges_survive_kill_9() {
     );
 
     // Restart on the same log: recovery must accept it.
-    let mut broker = spawn(&["broker"], &sandbox);
+    let mut broker = spawn(&["broker"], &sandbox, &log);
     wait_healthy(&agency, sandbox.broker_addr(), sandbox.broker_server_name())
         .await
         .expect("broker restarts on the crashed log");
@@ -138,4 +146,30 @@ async fn answered_exchanges_survive_kill_9() {
         missing.len(),
         missing.first()
     );
+
+    // The servers' logs and the audit log hold no national ID in clear.
+    let logs = std::fs::read_to_string(&log).expect("server logs");
+    assert!(
+        logs.contains("\"exchange\""),
+        "the broker logged its exchanges"
+    );
+    let mut files = vec![log.clone()];
+    let mut pending = vec![sandbox.audit_dir()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path)
+            } else {
+                files.push(path)
+            }
+        }
+    }
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read");
+        for id in sandbox.subject_ids() {
+            let found = bytes.windows(id.len()).any(|w| w == id.as_bytes());
+            assert!(!found, "a national ID in clear in {}", file.display());
+        }
+    }
 }
