@@ -214,6 +214,30 @@ async fn reload_swaps_policy_without_dropping_calls_and_refuses_a_bad_one() {
         "IDs no longer released"
     );
 
+    // The roll-out is in the audit log.
+    let mut recorded = false;
+    for _ in 0..50 {
+        let changes = tongdao_audit::search(
+            &system.sandbox.audit_dir(),
+            &tongdao_audit::Query::default(),
+        )
+        .expect("search")
+        .filter_map(|found| match found.expect("readable").record {
+            tongdao_audit::AuditRecord::PolicyChange(change) => Some(change.policy_version),
+            _ => None,
+        })
+        .any(|logged| logged == version);
+        if changes {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        recorded,
+        "policy version {version} recorded as a policy change"
+    );
+
     // A bad policy is refused with file and line, and the old one keeps serving.
     std::fs::write(
         &rules,

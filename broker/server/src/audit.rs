@@ -203,6 +203,25 @@ impl Auditor {
             .map(|receipt| receipt.encode()))
     }
 
+    /// A policy roll-out. Failure to record it is logged: the policy is already in force.
+    pub(crate) async fn policy_change(
+        &self,
+        version: String,
+        previous: Option<String>,
+        digest: &str,
+    ) {
+        let record = AuditRecord::PolicyChange(tongdao_audit::PolicyChange {
+            at: Timestamp::now(),
+            policy_version: version,
+            previous_version: previous,
+            // The policy's own digest covers every file; the record keeps a digest of it.
+            policy_digest: Sha256Digest::of(digest.as_bytes()),
+        });
+        if let Err(error) = self.log.append(&record).await {
+            tracing::error!(%error, "policy change could not be recorded in the audit log");
+        }
+    }
+
     /// A denial: a refusal before any adapter was asked.
     pub(crate) async fn denial(
         &self,

@@ -156,10 +156,11 @@ impl Broker {
             tls: Arc::new(ArcSwap::from_pointee(server_config)),
             tls_files: config.tls.clone(),
             identifier: Arc::new(identifier),
-            auditor,
+            auditor: auditor.clone(),
             policy: PolicyReloader {
                 dir: config.policy_dir.clone(),
                 current: policy,
+                auditor,
             },
             service: Dispatch { api, domain },
             health,

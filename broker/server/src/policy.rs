@@ -22,6 +22,7 @@ pub(crate) fn load(dir: &std::path::Path) -> Result<Policy, Vec<String>> {
 pub struct PolicyReloader {
     pub(crate) dir: PathBuf,
     pub(crate) current: PolicyHandle,
+    pub(crate) auditor: crate::audit::Auditor,
 }
 
 impl PolicyReloader {
@@ -33,9 +34,20 @@ impl PolicyReloader {
         let policy = load(&self.dir)?;
         let version = policy.version().to_owned();
         let previous = self.current.load().version().to_owned();
+        let digest = policy.digest().to_owned();
         self.current.store(Arc::new(policy));
         if previous != version {
             announce(&version);
+            // Roll-outs are part of the record: which policy decided which exchanges.
+            let auditor = self.auditor.clone();
+            let (new, old) = (version.clone(), previous);
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime
+                        .spawn(async move { auditor.policy_change(new, Some(old), &digest).await });
+                }
+                Err(_) => tracing::error!("policy change not recorded: no async runtime"),
+            }
         }
         Ok(version)
     }
