@@ -159,9 +159,9 @@ async fn answered_exchanges_survive_kill_9() {
         for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
             let path = entry.path();
             if path.is_dir() {
-                pending.push(path)
+                pending.push(path);
             } else {
-                files.push(path)
+                files.push(path);
             }
         }
     }
