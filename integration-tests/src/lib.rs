@@ -123,3 +123,19 @@ pub fn assert_refused(
     );
     status
 }
+
+/// Waits up to a second for `counts` to show more than `before` refusals for `refusal`: the
+/// server counts a refused handshake just after it fails, a moment after the client sees it.
+pub async fn refusal_counted(
+    counts: &tongdao_tls::HandshakeCounts,
+    refusal: tongdao_tls::HandshakeRefusal,
+    before: u64,
+) -> bool {
+    for _ in 0..50 {
+        if counts.refused(refusal) > before {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}

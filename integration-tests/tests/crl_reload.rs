@@ -1,9 +1,8 @@
 //! A certificate revoked after the broker started is refused once the broker reloads its CRLs
 //! (SIGHUP), and a broken CRL file never replaces a good one.
 
-use std::time::Duration;
 
-use tongdao_integration_tests::System;
+use tongdao_integration_tests::{System, refusal_counted};
 use tongdao_pki::{DevPki, RevocationReason};
 use tongdao_tls::HandshakeRefusal;
 
@@ -31,20 +30,12 @@ async fn revocation_takes_effect_on_reload() {
         system.transcript("taipei-tax", &subject).await.is_err(),
         "revoked after reload"
     );
-    let mut counted = false;
-    for _ in 0..50 {
-        if system
-            .stack
-            .broker_counts
-            .refused(HandshakeRefusal::Revoked)
-            > refused_before
-        {
-            counted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(counted, "the broker counted the revoked handshake");
+    let counted = refusal_counted(
+        &system.stack.broker_counts,
+        HandshakeRefusal::Revoked,
+        refused_before,
+    );
+    assert!(counted.await, "the broker counted the revoked handshake");
     system
         .transcript_for("taipei-welfare", "057", &subject)
         .await

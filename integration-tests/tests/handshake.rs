@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tongdao_cli::client;
-use tongdao_integration_tests::{GET_TRANSCRIPT, System, transcript_request};
+use tongdao_integration_tests::{GET_TRANSCRIPT, System, refusal_counted, transcript_request};
 use tongdao_tls::HandshakeRefusal;
 
 async fn refused_with(system: &System, identity: &str, refusal: HandshakeRefusal) {
@@ -21,14 +21,10 @@ async fn refused_with(system: &System, identity: &str, refusal: HandshakeRefusal
         .await;
     let status = outcome.expect_err("refused");
     assert_ne!(status.code(), tonic::Code::Ok);
-    // The server records the refusal just after the handshake fails; give it a moment.
-    for _ in 0..50 {
-        if system.stack.broker_counts.refused(refusal) > before {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("broker did not count a {refusal:?} refusal for {identity}: client saw {status:?}");
+    assert!(
+        refusal_counted(&system.stack.broker_counts, refusal, before).await,
+        "broker did not count a {refusal:?} refusal for {identity}: client saw {status:?}"
+    );
 }
 
 #[tokio::test]
@@ -104,19 +100,13 @@ async fn client_without_certificate_is_refused() {
     )
     .await;
     assert!(outcome.is_err(), "refused");
-    for _ in 0..50 {
-        if system
-            .stack
-            .broker_counts
-            .refused(HandshakeRefusal::NoCertificate)
-            > before
-        {
-            system.stack.stop().await;
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no-certificate refusal not counted");
+    let counted = refusal_counted(
+        &system.stack.broker_counts,
+        HandshakeRefusal::NoCertificate,
+        before,
+    );
+    assert!(counted.await, "no-certificate refusal not counted");
+    system.stack.stop().await;
 }
 
 #[tokio::test]
@@ -139,20 +129,12 @@ async fn adapter_accepts_only_the_broker() {
     )
     .await;
     assert!(outcome.is_err(), "an agency may not bypass the broker");
-    let mut counted = false;
-    for _ in 0..50 {
-        if system
-            .stack
-            .adapter_counts
-            .refused(HandshakeRefusal::NotPermitted)
-            > 0
-        {
-            counted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(counted, "the adapter counted a not-permitted refusal");
+    let counted = refusal_counted(
+        &system.stack.adapter_counts,
+        HandshakeRefusal::NotPermitted,
+        0,
+    );
+    assert!(counted.await, "the adapter counted a not-permitted refusal");
     // The broker's own certificate is accepted.
     let channel = client::channel(
         &system.sandbox.broker_client_files(),
