@@ -222,6 +222,7 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
         shutdown_signal().await;
     }
     stack.stop().await;
+    report_audit(&sandbox)?;
     println!("Done. Run every test with: cargo test --workspace");
     Ok(())
 }
@@ -295,4 +296,37 @@ fn mask(national_id: &str) -> String {
         return "*".repeat(national_id.len());
     }
     format!("{}******{}", &national_id[..2], &national_id[8..])
+}
+
+/// Verifies the audit log the run wrote and says what is in it.
+fn report_audit(sandbox: &Sandbox) -> Result<(), String> {
+    println!();
+    println!("Audit: every exchange above, allowed or refused, is in a tamper-evident log.");
+    let key = tongdao_audit::VerifierKey::from_file(&sandbox.audit_public_key())
+        .map_err(|e| e.to_string())?;
+    let report = tongdao_audit::verify(&sandbox.audit_dir(), &key, |_, _| {})
+        .map_err(|e| format!("audit log verification failed: {e}"))?;
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    let search = tongdao_audit::search(&sandbox.audit_dir(), &tongdao_audit::Query::default())
+        .map_err(|e| e.to_string())?;
+    for found in search {
+        *kinds
+            .entry(found.map_err(|e| e.to_string())?.record.kind())
+            .or_default() += 1;
+    }
+    let summary: Vec<String> = kinds
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect();
+    println!(
+        "   audit log verified: {} records ({}) match checkpoint {} signed by {}",
+        report.entries,
+        summary.join(", "),
+        report.latest.size,
+        report.latest.origin
+    );
+    println!(
+        "   (records hold pseudonyms and digests, never a national ID; `tongdao audit search` finds them)"
+    );
+    Ok(())
 }

@@ -26,6 +26,7 @@ fn demo_runs_the_narrated_exchanges() {
         "PURPOSE_REQUIRED",
         "NO_MATCHING_RULE",
         "were masked",
+        "audit log verified",
         "AGENCY_UNKNOWN",
         "METHOD_UNKNOWN",
         "SUBJECT_INVALID",
