@@ -1,7 +1,6 @@
 //! A certificate revoked after the broker started is refused once the broker reloads its CRLs
 //! (SIGHUP), and a broken CRL file never replaces a good one.
 
-
 use tongdao_integration_tests::{System, refusal_counted};
 use tongdao_pki::{DevPki, RevocationReason};
 use tongdao_tls::HandshakeRefusal;
