@@ -1,5 +1,6 @@
-//! The last step: relaying a permitted exchange to an adapter over a pooled mTLS channel on
-//! which the broker presents its own certificate.
+//! The innermost step: a permitted exchange, recorded in the audit log, relayed to its adapter
+//! over a pooled mTLS channel on which the broker presents its own certificate, and its answer
+//! checked, masked and recorded before it goes back.
 
 use std::{
     collections::HashMap,

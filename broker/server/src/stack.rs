@@ -23,7 +23,7 @@ use crate::{
 pub(crate) type ExchangeService = BoxCloneSyncService<Incoming, Reply, Rejection>;
 
 /// Assembles the stack every domain exchange passes through, outermost first. The order is
-/// the contract drawn in ARCHITECTURE.md: nothing reaches `forward` without passing every
+/// the contract drawn in ARCHITECTURE.md: nothing reaches `audited_forward` without passing every
 /// check above it, and every outcome — allowed or refused — passes back through `Observe`.
 pub(crate) fn exchange_stack(
     catalogue: Arc<Catalogue>,
