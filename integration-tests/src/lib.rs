@@ -91,6 +91,15 @@ impl System {
         Ok(Transcript::decode(body).expect("valid transcript"))
     }
 
+    /// Asks the broker who the holder of `files` is (`tongdao.v1.Directory/WhoAmI`).
+    pub async fn who_am_i(&self, files: &ClientFiles) -> tongdao_schemas::v1::WhoAmIResponse {
+        let (body, _) = self
+            .call(files, "tongdao.v1.Directory/WhoAmI", Bytes::new(), &[])
+            .await
+            .expect("WhoAmI answered");
+        tongdao_schemas::v1::WhoAmIResponse::decode(body).expect("decodes")
+    }
+
     /// A national ID of someone in the extract.
     pub fn someone(&self) -> String {
         self.sandbox.subject_ids()[0].clone()

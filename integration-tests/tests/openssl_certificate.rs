@@ -3,10 +3,9 @@
 
 use std::process::Command;
 
-use prost::Message as _;
 use tongdao_cli::client::ClientFiles;
 use tongdao_integration_tests::{GET_TRANSCRIPT, System, transcript_request};
-use tongdao_schemas::v1::{WhoAmIResponse, who_am_i_response::Principal};
+use tongdao_schemas::v1::who_am_i_response::Principal;
 
 fn openssl(args: &[&str], dir: &std::path::Path) {
     let output = Command::new("openssl")
@@ -116,16 +115,7 @@ value = OID:2.16.886.101.20003.20004.20100
         trust_anchors: vec![pki.join("grca.crt")],
     };
 
-    let (body, _) = system
-        .call(
-            &files,
-            "tongdao.v1.Directory/WhoAmI",
-            bytes::Bytes::new(),
-            &[],
-        )
-        .await
-        .expect("accepted");
-    match WhoAmIResponse::decode(body).expect("decodes").principal {
+    match system.who_am_i(&files).await.principal {
         Some(Principal::Agency(agency)) => assert_eq!(agency.agency_code, "307010000D"),
         other => panic!("expected the agency, got {other:?}"),
     }

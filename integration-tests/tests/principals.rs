@@ -1,9 +1,8 @@
 //! Verified certificates that identify nobody allowed on domain services get specific reasons.
 
-use prost::Message as _;
 use tongdao_core::Reason;
 use tongdao_integration_tests::{GET_TRANSCRIPT, System, assert_refused, transcript_request};
-use tongdao_schemas::v1::{WhoAmIResponse, who_am_i_response::Principal};
+use tongdao_schemas::v1::who_am_i_response::Principal;
 use tonic::Code;
 
 #[tokio::test]
@@ -47,16 +46,7 @@ async fn agency_missing_from_the_registry_is_not_admitted() {
 async fn who_am_i_reports_the_agency_from_the_registry() {
     let system = System::start().await;
     let files = system.sandbox.agency_files("taipei-tax");
-    let (body, _) = system
-        .call(
-            &files,
-            "tongdao.v1.Directory/WhoAmI",
-            bytes::Bytes::new(),
-            &[],
-        )
-        .await
-        .expect("answered");
-    let who = WhoAmIResponse::decode(body).expect("decodes");
+    let who = system.who_am_i(&files).await;
     match who.principal {
         Some(Principal::Agency(agency)) => {
             assert_eq!(agency.agency_code, "307010000D");
@@ -72,16 +62,7 @@ async fn who_am_i_reports_the_agency_from_the_registry() {
 async fn who_am_i_reports_a_citizen_by_last_four_only() {
     let system = System::start().await;
     let files = system.sandbox.identity("citizens/valid");
-    let (body, _) = system
-        .call(
-            &files,
-            "tongdao.v1.Directory/WhoAmI",
-            bytes::Bytes::new(),
-            &[],
-        )
-        .await
-        .expect("answered");
-    let who = WhoAmIResponse::decode(body).expect("decodes");
+    let who = system.who_am_i(&files).await;
     match who.principal {
         Some(Principal::Citizen(citizen)) => {
             let id = system.sandbox.citizen_id();

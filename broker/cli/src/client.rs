@@ -49,8 +49,14 @@ pub fn channel(
             .trim_matches(['[', ']'])
             .to_owned()
     });
-    let name =
-        ServerName::try_from(host.clone()).map_err(|e| format!("server name {host:?}: {e}"))?;
+    lazy_channel(&tls, addr, &host)
+}
+
+/// A channel to `addr` whose connections are TLS by `tls`, verifying the server as `server_name`.
+fn lazy_channel(tls: &ClientTls, addr: &str, server_name: &str) -> Result<Channel, String> {
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|e| format!("server name {server_name:?}: {e}"))?;
+    // The scheme is nominal: the connector does the TLS.
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| format!("address {addr:?}: {e}"))?
         .connect_timeout(Duration::from_secs(5))
@@ -66,11 +72,7 @@ pub fn anonymous_channel(
 ) -> Result<Channel, String> {
     let roots = tongdao_tls::certificates(trust_anchor).map_err(|e| e.to_string())?;
     let tls = ClientTls::without_client_certificate(&roots).map_err(|e| format!("TLS: {e}"))?;
-    let name =
-        ServerName::try_from(server_name.to_owned()).map_err(|e| format!("server name: {e}"))?;
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| format!("address {addr:?}: {e}"))?;
-    Ok(endpoint.connect_with_connector_lazy(tls.connector(name)))
+    lazy_channel(&tls, addr, server_name)
 }
 
 /// Finds a method by `package.Service/Method` (a leading `/` is allowed).

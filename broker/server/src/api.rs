@@ -22,7 +22,8 @@ pub(crate) struct DirectoryApi {
     pub(crate) policy: PolicyHandle,
 }
 
-fn caller<T>(request: &Request<T>) -> Result<Arc<Caller>, Status> {
+/// The caller of a request to the broker's own API (set once per connection by the acceptor).
+pub(crate) fn caller<T>(request: &Request<T>) -> Result<Arc<Caller>, Status> {
     request
         .extensions()
         .get::<Arc<Caller>>()

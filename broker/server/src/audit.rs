@@ -243,23 +243,25 @@ impl Auditor {
             policy_version,
             outcome: outcome(Some(rejection)),
             latency_us: incoming.received.elapsed().as_micros() as u64,
-            request_digest: incoming.request_digest,
+            request_digest: Some(Sha256Digest::of(&incoming.body)),
         });
         self.append(record).await.map(|_| ())
     }
 }
 
-/// What is known of a refused exchange, kept from its [`Incoming`] by the outer layer.
+/// What the outer layer keeps of every exchange's [`Incoming`]: enough to log its outcome and,
+/// if it is refused before an adapter, to record the denial. Cheap to take (the body is a
+/// shared buffer); the request digest is computed only for a denial.
 #[derive(Debug)]
 pub(crate) struct DenialFacts {
-    id: String,
-    trace_id: String,
-    caller: Arc<Caller>,
-    path: String,
+    pub(crate) id: String,
+    pub(crate) trace_id: String,
+    pub(crate) caller: Arc<Caller>,
+    pub(crate) path: String,
     purpose: Option<String>,
     consent: Option<String>,
-    request_digest: Option<Sha256Digest>,
-    received: Instant,
+    body: bytes::Bytes,
+    pub(crate) received: Instant,
 }
 
 impl DenialFacts {
@@ -278,7 +280,7 @@ impl DenialFacts {
             path: incoming.path.clone(),
             purpose: header(PURPOSE_HEADER),
             consent: header(CONSENT_HEADER),
-            request_digest: Some(Sha256Digest::of(&incoming.body)),
+            body: incoming.body.clone(),
             received: Instant::now(),
         }
     }

@@ -8,7 +8,7 @@ use tongdao_schemas::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{audit::Auditor, exchange::Caller, policy::PolicyHandle};
+use crate::{audit::Auditor, policy::PolicyHandle};
 
 /// Most records one search returns.
 const MAX_RESULTS: usize = 1000;
@@ -26,13 +26,10 @@ pub(crate) struct AuditApi {
 impl AuditApi {
     /// Only an agency holding the auditor role in the policy in force may read the log.
     fn require_auditor<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let caller = request
-            .extensions()
-            .get::<std::sync::Arc<Caller>>()
-            .ok_or_else(|| {
-                Rejection::new(Reason::InternalError, "connection identity missing").into_status()
-            })?;
-        let principal = caller.principal.clone().map_err(Rejection::into_status)?;
+        let principal = crate::api::caller(request)?
+            .principal
+            .clone()
+            .map_err(Rejection::into_status)?;
         match principal {
             Principal::Agency(agency)
                 if self.policy.load().roles().holds(&agency.code, AUDITOR_ROLE) =>

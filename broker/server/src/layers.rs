@@ -4,9 +4,7 @@
 use std::{
     future::{Ready, ready},
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
-    time::Instant,
 };
 
 use futures::future::Either;
@@ -116,11 +114,6 @@ where
     }
 
     fn call(&mut self, incoming: Incoming) -> Self::Future {
-        let started = Instant::now();
-        let id = incoming.id;
-        let trace_id = incoming.trace.trace_id_hex();
-        let path: Arc<str> = incoming.path.as_str().into();
-        let caller = incoming.caller.clone();
         let recorded = incoming.recorded.clone();
         let facts = DenialFacts::of(&incoming);
         let (auditor, policy) = (self.auditor.clone(), self.policy.clone());
@@ -135,12 +128,12 @@ where
                     result = Err(unavailable);
                 }
             }
-            let elapsed = started.elapsed();
+            let elapsed = facts.received.elapsed();
             let outcome = match &result {
                 Ok(_) => "OK",
                 Err(rejection) => reason_name(rejection.reason()),
             };
-            let principal = match &caller.principal {
+            let principal = match &facts.caller.principal {
                 Ok(principal) => principal.to_string(),
                 Err(_) => "unidentified".to_owned(),
             };
@@ -149,17 +142,17 @@ where
             {
                 "unknown".to_owned()
             } else {
-                path.to_string()
+                facts.path.clone()
             };
             metrics::counter!("tongdao_exchanges_total", "method" => method_label.clone(), "outcome" => outcome).increment(1);
             metrics::histogram!("tongdao_exchange_duration_seconds", "method" => method_label)
                 .record(elapsed.as_secs_f64());
             tracing::info!(
-                exchange_id = %id,
-                trace_id,
-                method = &*path,
+                exchange_id = facts.id,
+                trace_id = facts.trace_id,
+                method = facts.path,
                 principal,
-                certificate_serial = caller.certificate.serial,
+                certificate_serial = facts.caller.certificate.serial,
                 outcome,
                 latency_us = elapsed.as_micros() as u64,
                 "exchange"
