@@ -29,3 +29,20 @@ pub fn load(path: impl AsRef<Path>) -> Result<Registry, LoadError> {
     let bytes = std::fs::read(path)?;
     Ok(Registry::parse(&bytes))
 }
+
+/// Loads the household adapter's certificates and extract.
+pub fn build(
+    config: &tongdao_config::HouseholdAdapterConfig,
+) -> Result<tongdao_adapter_sdk::ReadyAdapter, tongdao_adapter_sdk::StartError> {
+    let server = tongdao_adapter_sdk::AdapterServer::new("household", &config.server)?;
+    let registry = load(&config.extract).map_err(|e| tongdao_adapter_sdk::StartError {
+        name: "household",
+        problems: vec![format!("extract {}: {e}", config.extract.display())],
+    })?;
+    let service = HouseholdService::new(std::sync::Arc::new(registry));
+    Ok(server.ready(
+        tongdao_schemas::household::v1::household_registry_server::HouseholdRegistryServer::new(
+            service,
+        ),
+    ))
+}

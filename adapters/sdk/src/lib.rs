@@ -3,6 +3,7 @@
 //! gRPC health, deadlines honoured, errors mapped to the contract's reasons, and a log line and
 //! metric per call.
 
+
 use std::{
     convert::Infallible,
     future::Future,
@@ -81,6 +82,24 @@ impl AdapterServer {
         self.options.counts.clone()
     }
 
+    /// Pairs the server with `service` (a generated tonic server): the adapter, ready to serve.
+    pub fn ready<S>(self, service: S) -> ReadyAdapter
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        ReadyAdapter {
+            server: self,
+            service_name: S::NAME,
+            routes: Routes::new(service),
+        }
+    }
+
     /// Serves `service` (a generated tonic server) plus gRPC health until `shutdown`.
     pub async fn serve<S>(
         self,
@@ -96,19 +115,59 @@ impl AdapterServer {
             + 'static,
         S::Future: Send + 'static,
     {
+        self.ready(service).serve(listener, shutdown).await;
+    }
+}
+
+/// An adapter whose certificates and source are loaded: what `tongdao adapter <domain>`, the
+/// demo and the tests start.
+pub struct ReadyAdapter {
+    server: AdapterServer,
+    service_name: &'static str,
+    routes: Routes,
+}
+
+impl std::fmt::Debug for ReadyAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadyAdapter")
+            .field("server", &self.server)
+            .field("service", &self.service_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadyAdapter {
+    /// The adapter's name, e.g. `land`.
+    pub fn name(&self) -> &'static str {
+        self.server.name
+    }
+
+    /// The gRPC service it serves, e.g. `tongdao.land.v1.LandRegistry`.
+    pub fn service_name(&self) -> &'static str {
+        self.service_name
+    }
+
+    /// Handshakes this adapter accepted and refused, by reason.
+    pub fn handshake_counts(&self) -> Arc<tongdao_tls::HandshakeCounts> {
+        self.server.handshake_counts()
+    }
+
+    /// Serves the service plus gRPC health until `shutdown`.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let (health, health_service) = tonic_health::server::health_reporter();
         health
-            .set_service_status(S::NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(self.service_name, tonic_health::ServingStatus::Serving)
             .await;
         health
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
-        let routes = Routes::new(service).add_service(health_service).prepare();
+        let routes = self.routes.add_service(health_service).prepare();
         let service = Deadline {
             inner: routes,
-            adapter: self.name,
+            adapter: self.server.name,
         };
-        tongdao_tls::serve(listener, self.tls, self.options, |_| (), service, shutdown).await;
+        let server = self.server;
+        tongdao_tls::serve(listener, server.tls, server.options, |_| (), service, shutdown).await;
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod household_extract;
 pub mod population;
+pub mod registers;
 pub mod roc;
 mod tables;
 
@@ -14,3 +15,4 @@ pub use population::{
     MilitaryService, Person, Population, Removal, Sex,
 };
 pub use roc::RocDate;
+pub use registers::Registers;

@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use crate::{ConfigArg, EXIT_CONFIG};
+use crate::{ConfigArg, EXIT_CONFIG, adapter_cmd::AdapterKind};
 
-pub(crate) fn run(args: &ConfigArg) -> ExitCode {
+pub(crate) async fn run(args: &ConfigArg) -> ExitCode {
     let path = &args.config;
     let config = match tongdao_config::Config::load(path, std::env::vars()) {
         Ok(config) => config,
@@ -15,27 +15,24 @@ pub(crate) fn run(args: &ConfigArg) -> ExitCode {
         }
     };
     let mut problems = Vec::new();
-    let mut sections = Vec::new();
+    let mut sections: Vec<String> = Vec::new();
     if let Some(broker) = &config.broker {
-        sections.push("broker");
+        sections.push("broker".to_owned());
         if let Err(found) = tongdao_broker::Broker::from_config(broker) {
             problems.extend(found);
         }
     }
-    if let Some(household) = &config.adapters.household {
-        sections.push("adapters.household");
-        if let Err(error) = tongdao_adapter_sdk::AdapterServer::new("household", &household.server)
-        {
-            problems.extend(
-                error
-                    .problems
-                    .into_iter()
-                    .map(|p| format!("adapters.household.{p}")),
-            );
+    for kind in AdapterKind::ALL {
+        if kind.listen_addr(&config).is_none() {
+            continue;
         }
-        if let Err(error) = tongdao_adapter_household::load(&household.extract) {
-            problems.push(format!("adapters.household.extract: {error}"));
+        let section = format!("adapters.{}", kind.name());
+        // Building an adapter loads its certificates and opens its source (reads the files,
+        // connects to the database or service): what starting it would do.
+        if let Err(error) = crate::adapter_cmd::build(kind, &config).await {
+            problems.push(format!("{section}: {error}"));
         }
+        sections.push(section);
     }
     if sections.is_empty() {
         problems.push(

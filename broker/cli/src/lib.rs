@@ -79,7 +79,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Broker(args) => broker_cmd::run(args).await,
             Command::Adapter(command) => adapter_cmd::run(command).await,
-            Command::CheckConfig(args) => check_config::run(&args),
+            Command::CheckConfig(args) => check_config::run(&args).await,
             Command::Pki(args) => match pki_cmd::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {

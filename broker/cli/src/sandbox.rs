@@ -527,12 +527,8 @@ impl InProcessStack {
         let broker_config = config.broker.as_ref().ok_or("no [broker] section")?;
         let broker = tongdao_broker::Broker::from_config(broker_config)
             .map_err(|problems| problems.join("; "))?;
-        let household = config
-            .adapters
-            .household
-            .as_ref()
-            .ok_or("no [adapters.household] section")?;
-        let adapter = crate::adapter_cmd::household_server(household)?;
+        let adapter =
+            crate::adapter_cmd::build(crate::adapter_cmd::AdapterKind::Household, &config).await?;
         let (shutdown, watch) = tokio::sync::watch::channel(false);
         let stopped = |mut watch: tokio::sync::watch::Receiver<bool>| async move {
             let _ = watch.wait_for(|stop| *stop).await;
@@ -547,9 +543,9 @@ impl InProcessStack {
         };
         let listener = tokio_listener(adapter_listener)?;
         let signal = stopped(watch.clone());
-        stack.tasks.push(tokio::spawn(async move {
-            let _ = adapter.serve(listener, signal).await;
-        }));
+        stack
+            .tasks
+            .push(tokio::spawn(adapter.serve(listener, signal)));
         let listener = tokio_listener(broker_listener)?;
         let signal = stopped(watch);
         stack

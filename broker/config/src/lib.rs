@@ -131,6 +131,14 @@ pub struct TlsFiles {
 pub struct AdaptersConfig {
     /// `[adapters.household]`: the household registry adapter.
     pub household: Option<HouseholdAdapterConfig>,
+    /// `[adapters.land]`: the land registry adapter.
+    pub land: Option<LandAdapterConfig>,
+    /// `[adapters.tax]`: the tax registry adapter.
+    pub tax: Option<TaxAdapterConfig>,
+    /// `[adapters.health]`: the health insurance adapter.
+    pub health: Option<HealthAdapterConfig>,
+    /// `[adapters.commerce]`: the company registry adapter.
+    pub commerce: Option<CommerceAdapterConfig>,
 }
 
 /// What every adapter needs to serve the broker.
@@ -157,6 +165,66 @@ pub struct HouseholdAdapterConfig {
     pub server: AdapterServerConfig,
     /// The fixed-width Big5 extract file exported by the household registration system.
     pub extract: PathBuf,
+}
+
+/// `[adapters.land]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandAdapterConfig {
+    /// Listener and certificates.
+    #[serde(flatten)]
+    pub server: AdapterServerConfig,
+    /// The land register database: `sqlite:PATH` (a file, the embedded default) or a
+    /// `postgres://` URL.
+    pub database: String,
+    /// Connections kept open to PostgreSQL (SQLite: read connections).
+    #[serde(default = "defaults::pool_size")]
+    pub pool_size: usize,
+    /// A mapping file replacing the shipped one (`adapters/land/mapping.toml`).
+    pub mapping: Option<PathBuf>,
+}
+
+/// `[adapters.tax]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxAdapterConfig {
+    /// Listener and certificates.
+    #[serde(flatten)]
+    pub server: AdapterServerConfig,
+    /// Directory holding the Ministry of Finance's delimited income, property and payment
+    /// files.
+    pub directory: PathBuf,
+    /// A mapping file replacing the shipped one (`adapters/tax/mapping.toml`).
+    pub mapping: Option<PathBuf>,
+}
+
+/// `[adapters.health]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthAdapterConfig {
+    /// Listener and certificates.
+    #[serde(flatten)]
+    pub server: AdapterServerConfig,
+    /// Directory holding the My Health Bank JSON exports.
+    pub directory: PathBuf,
+    /// A mapping file replacing the shipped one (`adapters/health/mapping.toml`).
+    pub mapping: Option<PathBuf>,
+}
+
+/// `[adapters.commerce]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommerceAdapterConfig {
+    /// Listener and certificates.
+    #[serde(flatten)]
+    pub server: AdapterServerConfig,
+    /// Base URL of the GCIS company data service, e.g. `http://127.0.0.1:8090`.
+    pub gcis_url: String,
+    /// A GCIS request not answered by then fails the call.
+    #[serde(default = "defaults::gcis_timeout_ms")]
+    pub gcis_timeout_ms: u64,
+    /// A mapping file replacing the shipped one (`adapters/commerce/mapping.toml`).
+    pub mapping: Option<PathBuf>,
 }
 
 /// `[telemetry]`.
@@ -215,6 +283,12 @@ mod defaults {
     }
     pub(super) fn connect_timeout_ms() -> u64 {
         2_000
+    }
+    pub(super) fn pool_size() -> usize {
+        8
+    }
+    pub(super) fn gcis_timeout_ms() -> u64 {
+        5_000
     }
     pub(super) fn log_filter() -> String {
         "info".into()
@@ -367,6 +441,29 @@ impl Config {
             resolve_tls(&mut household.server.tls);
             resolve(&mut household.extract);
         }
+        if let Some(land) = &mut self.adapters.land {
+            resolve_tls(&mut land.server.tls);
+            if let Some(path) = land.database.strip_prefix("sqlite:") {
+                let mut path = PathBuf::from(path);
+                resolve(&mut path);
+                land.database = format!("sqlite:{}", path.display());
+            }
+            land.mapping.iter_mut().for_each(resolve);
+        }
+        if let Some(tax) = &mut self.adapters.tax {
+            resolve_tls(&mut tax.server.tls);
+            resolve(&mut tax.directory);
+            tax.mapping.iter_mut().for_each(resolve);
+        }
+        if let Some(health) = &mut self.adapters.health {
+            resolve_tls(&mut health.server.tls);
+            resolve(&mut health.directory);
+            health.mapping.iter_mut().for_each(resolve);
+        }
+        if let Some(commerce) = &mut self.adapters.commerce {
+            resolve_tls(&mut commerce.server.tls);
+            commerce.mapping.iter_mut().for_each(resolve);
+        }
     }
 
     /// Every problem with the values, each naming its key.
@@ -461,11 +558,65 @@ impl Config {
                 "adapters.household.extract",
                 &household.extract,
             );
-            if household.server.broker_name.is_empty() {
-                problems.push("adapters.household.broker_name: must not be empty".into());
+            check_adapter_server(&mut problems, "adapters.household", &household.server);
+        }
+        if let Some(land) = &self.adapters.land {
+            check_adapter_server(&mut problems, "adapters.land", &land.server);
+            if !(land.database.starts_with("sqlite:")
+                || land.database.starts_with("postgres://")
+                || land.database.starts_with("postgresql://"))
+            {
+                problems.push(
+                    "adapters.land.database: must be sqlite:PATH or a postgres:// URL".into(),
+                );
             }
+            if land.pool_size == 0 {
+                problems.push("adapters.land.pool_size: must be at least 1".into());
+            }
+            check_mapping(&mut problems, "adapters.land", land.mapping.as_deref());
+        }
+        if let Some(tax) = &self.adapters.tax {
+            check_adapter_server(&mut problems, "adapters.tax", &tax.server);
+            check_dir(&mut problems, "adapters.tax.directory", &tax.directory);
+            check_mapping(&mut problems, "adapters.tax", tax.mapping.as_deref());
+        }
+        if let Some(health) = &self.adapters.health {
+            check_adapter_server(&mut problems, "adapters.health", &health.server);
+            check_dir(&mut problems, "adapters.health.directory", &health.directory);
+            check_mapping(&mut problems, "adapters.health", health.mapping.as_deref());
+        }
+        if let Some(commerce) = &self.adapters.commerce {
+            check_adapter_server(&mut problems, "adapters.commerce", &commerce.server);
+            if !commerce.gcis_url.starts_with("http://") && !commerce.gcis_url.starts_with("https://")
+            {
+                problems.push("adapters.commerce.gcis_url: must be an http:// or https:// URL".into());
+            }
+            if commerce.gcis_timeout_ms == 0 {
+                problems.push("adapters.commerce.gcis_timeout_ms: must be greater than 0".into());
+            }
+            check_mapping(&mut problems, "adapters.commerce", commerce.mapping.as_deref());
         }
         problems
+    }
+}
+
+/// What every adapter section needs: certificates that exist and a broker name.
+fn check_adapter_server(problems: &mut Vec<String>, section: &str, server: &AdapterServerConfig) {
+    check_tls(problems, section, &server.tls);
+    if server.broker_name.is_empty() {
+        problems.push(format!("{section}.broker_name: must not be empty"));
+    }
+}
+
+fn check_mapping(problems: &mut Vec<String>, section: &str, mapping: Option<&Path>) {
+    if let Some(path) = mapping {
+        check_file(problems, &format!("{section}.mapping"), path);
+    }
+}
+
+fn check_dir(problems: &mut Vec<String>, key: &str, path: &Path) {
+    if !path.is_dir() {
+        problems.push(format!("{key}: directory {} does not exist", path.display()));
     }
 }
 
