@@ -3,6 +3,7 @@
 //! gRPC health, deadlines honoured, errors mapped to the contract's reasons, and a log line and
 //! metric per call.
 
+pub mod mapping;
 
 use std::{
     convert::Infallible,
