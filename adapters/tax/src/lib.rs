@@ -38,7 +38,7 @@ pub fn load(directory: &Path, mapping: Option<&Path>) -> Result<TaxSource, LoadE
         }
         None => TaxMapping::parse("adapters/tax/mapping.toml", DEFAULT_MAPPING)?,
     };
-    TaxSource::load(directory, &mapping)
+    TaxSource::load(directory, mapping)
 }
 
 /// Loads the adapter's certificates and its source files.

@@ -1,0 +1,992 @@
+//! Reader of the Ministry of Finance's delimited files (see `FORMAT.md`) and the in-memory
+//! index the service answers from.
+//!
+//! Every data line is converted through the mapping once at load, so a malformed line is found
+//! before any request; the index then keeps only where each person's lines are (the file's
+//! bytes stay in memory, a few dozen bytes of index per line) and converts them again when
+//! asked. A person with a malformed line in a file is quarantined for that file; a line that
+//! cannot be pinned on anyone makes the file incomplete for its year (or for all years).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tongdao_adapter_sdk::mapping::{Mapping, RecordMapping, SourceRow};
+use tongdao_core::ids::{BusinessNumber, NationalId};
+use tongdao_schemas::tax::v1::{IncomeItem, PropertyItem, PropertyKind, TaxKind, TaxPayment};
+
+use crate::service::LookupError;
+
+/// The trailer line: `TRAILER|<count>`.
+const TRAILER: &[u8] = b"TRAILER";
+const TRAILER_PREFIX: &[u8] = b"TRAILER|";
+/// The UTF-8 byte-order mark some Windows tools put before the header.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// Malformed lines logged one by one per file; the rest are only counted.
+const LOGGED_PER_FILE: usize = 20;
+/// Malformed lines kept in a [`FileSummary`] for inspection.
+const KEPT_PER_FILE: usize = 1000;
+/// Income format codes of FORMAT.md's table.
+const INCOME_FORMATS: [&str; 10] = ["50", "51", "53", "54", "5A", "5B", "5C", "9A", "9B", "92"];
+
+/// One of the three files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileKind {
+    /// `income.txt`, 所得資料.
+    Income,
+    /// `property.txt`, 財產歸屬資料.
+    Property,
+    /// `payments.txt`, 繳納資料.
+    Payments,
+}
+
+/// The columns the adapter reads itself, because they index the data.
+#[derive(Debug, Clone, Copy)]
+struct KeyColumns {
+    year: &'static str,
+    id: &'static str,
+    name: &'static str,
+    tax_item: Option<&'static str>,
+}
+
+impl FileKind {
+    /// The three files, in load order.
+    pub const ALL: [FileKind; 3] = [FileKind::Income, FileKind::Property, FileKind::Payments];
+
+    /// The file's name in the configured directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            FileKind::Income => "income.txt",
+            FileKind::Property => "property.txt",
+            FileKind::Payments => "payments.txt",
+        }
+    }
+
+    /// The mapping record that turns one of its lines into an item.
+    pub fn record_name(self) -> &'static str {
+        match self {
+            FileKind::Income => "income_item",
+            FileKind::Property => "property_item",
+            FileKind::Payments => "tax_payment",
+        }
+    }
+
+    /// The message that record must produce.
+    pub fn message_name(self) -> &'static str {
+        match self {
+            FileKind::Income => "tongdao.tax.v1.IncomeItem",
+            FileKind::Property => "tongdao.tax.v1.PropertyItem",
+            FileKind::Payments => "tongdao.tax.v1.TaxPayment",
+        }
+    }
+
+    fn keys(self) -> KeyColumns {
+        match self {
+            FileKind::Income => KeyColumns {
+                year: "所得年度",
+                id: "所得人統一編號",
+                name: "所得人姓名",
+                tax_item: None,
+            },
+            FileKind::Property => KeyColumns {
+                year: "財產歸屬年度",
+                id: "所有人統一編號",
+                name: "所有人姓名",
+                tax_item: None,
+            },
+            FileKind::Payments => KeyColumns {
+                year: "課稅年度",
+                id: "納稅義務人統一編號",
+                name: "納稅義務人姓名",
+                tax_item: Some("稅目"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file_name())
+    }
+}
+
+/// Why the source could not be loaded at all. Malformed lines are not errors: they are
+/// quarantined and reported in the [`LoadSummary`].
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// One of the three files is not in the directory.
+    #[error("tax source {}: file missing", path.display())]
+    Missing {
+        /// The path looked for.
+        path: PathBuf,
+    },
+    /// A file exists but could not be read.
+    #[error("tax source {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The header line is unusable, so no line of the file can be read.
+    #[error("tax source {}: line 1 (header): {problem}", path.display())]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The mapping file is unusable.
+    #[error("tax mapping {origin}: {}", problems.join("; "))]
+    Mapping {
+        /// Where the mapping came from.
+        origin: String,
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+}
+
+/// The parsed mapping plus the columns each of its three records reads (for the header check).
+pub struct TaxMapping {
+    mapping: Mapping,
+    columns: BTreeMap<FileKind, BTreeSet<String>>,
+}
+
+impl fmt::Debug for TaxMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaxMapping")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaxMapping {
+    /// Parses a mapping file's text; `origin` names it in errors. It must define the records
+    /// `income_item`, `property_item` and `tax_payment` producing the tax items.
+    pub fn parse(origin: &str, text: &str) -> Result<TaxMapping, LoadError> {
+        let fail = |problems: Vec<String>| LoadError::Mapping {
+            origin: origin.to_owned(),
+            problems,
+        };
+        let mapping = Mapping::parse(origin, text).map_err(|e| fail(vec![e.to_string()]))?;
+        // The SDK checks the file against the schema; what it leaves to us is which records we
+        // need and which columns they read.
+        let document: toml::Table = toml::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
+        let mut problems = Vec::new();
+        let mut columns = BTreeMap::new();
+        for kind in FileKind::ALL {
+            let record = kind.record_name();
+            if mapping.record(record).is_none() {
+                problems.push(format!("record `{record}` missing"));
+                continue;
+            }
+            let entry = document
+                .get("records")
+                .and_then(|r| r.get(record))
+                .and_then(toml::Value::as_table);
+            if mapping.record(record).map(RecordMapping::message_name) != Some(kind.message_name())
+            {
+                problems.push(format!(
+                    "record `{record}` must produce {}",
+                    kind.message_name()
+                ));
+            }
+            let mut names = BTreeSet::new();
+            if let Some(fields) = entry
+                .and_then(|e| e.get("fields"))
+                .and_then(toml::Value::as_table)
+            {
+                for field in fields.values() {
+                    if let Some(column) = field.get("column").and_then(toml::Value::as_str) {
+                        names.insert(column.to_owned());
+                    }
+                }
+            }
+            columns.insert(kind, names);
+        }
+        if problems.is_empty() {
+            Ok(TaxMapping { mapping, columns })
+        } else {
+            Err(fail(problems))
+        }
+    }
+
+    fn record(&self, kind: FileKind) -> Option<&RecordMapping> {
+        self.mapping.record(kind.record_name())
+    }
+}
+
+/// One malformed line (or trailer problem): where and why, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedLine {
+    /// The file.
+    pub file: FileKind,
+    /// 1-based line number.
+    pub line: u32,
+    /// The metric's reason label, e.g. `bad_integer`, `column_count`, `trailer`.
+    pub reason: &'static str,
+    /// The column (or item field) at fault, when there is one.
+    pub column: Option<String>,
+}
+
+impl fmt::Display for MalformedLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.reason)?;
+        if let Some(column) = &self.column {
+            write!(f, " ({column})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What loading one file found.
+#[derive(Debug, Clone)]
+pub struct FileSummary {
+    /// The file.
+    pub file: FileKind,
+    /// Its path.
+    pub path: PathBuf,
+    /// Data lines (not the header, trailer or blank lines).
+    pub data_lines: u64,
+    /// Lines served: well-formed lines of people not quarantined.
+    pub served_lines: u64,
+    /// People with at least one line.
+    pub people: usize,
+    /// People whose data in this file is quarantined.
+    pub quarantined_people: usize,
+    /// Malformed lines and trailer problems, each counted once.
+    pub malformed_lines: u64,
+    /// `malformed_lines` by reason.
+    pub by_reason: BTreeMap<&'static str, u64>,
+    /// The first malformed lines (at most 1000).
+    pub errors: Vec<MalformedLine>,
+    /// Years for which the file is incomplete (a line nobody can be pinned on).
+    pub incomplete_years: BTreeSet<u16>,
+    /// Whether the file is incomplete for every year.
+    pub incomplete_all_years: bool,
+    /// Time spent reading and checking it.
+    pub elapsed: Duration,
+}
+
+/// What loading the three files found.
+#[derive(Debug, Clone)]
+pub struct LoadSummary {
+    /// One per file, in [`FileKind::ALL`] order.
+    pub files: Vec<FileSummary>,
+}
+
+impl LoadSummary {
+    /// The summary of one file.
+    pub fn file(&self, kind: FileKind) -> Option<&FileSummary> {
+        self.files.iter().find(|f| f.file == kind)
+    }
+
+    /// Malformed lines over all files.
+    pub fn malformed_lines(&self) -> u64 {
+        self.files.iter().map(|f| f.malformed_lines).sum()
+    }
+}
+
+/// Where one served line is, and its keys.
+#[derive(Debug, Clone, Copy)]
+struct LineRef {
+    start: usize,
+    end: usize,
+    line: u32,
+    year: u16,
+    tax: Option<TaxKind>,
+}
+
+/// One person's lines in one file.
+#[derive(Debug, Default)]
+struct Person {
+    /// The name of their first well-formed line.
+    name: Option<Box<str>>,
+    lines: Vec<LineRef>,
+    /// First malformed line, if any: then nothing of theirs in this file is served.
+    quarantined_at: Option<u32>,
+}
+
+/// The header: column names and where the key columns are.
+#[derive(Debug)]
+struct Header {
+    index: HashMap<String, usize>,
+    width: usize,
+    year: usize,
+    id: usize,
+    name: usize,
+    tax_item: Option<usize>,
+}
+
+/// One data line seen through its header, for the mapping.
+struct Row<'a> {
+    header: &'a Header,
+    fields: &'a [&'a str],
+}
+
+impl SourceRow for Row<'_> {
+    fn column(&self, name: &str) -> Option<Cow<'_, str>> {
+        let at = *self.header.index.get(name)?;
+        self.fields.get(at).map(|v| Cow::Borrowed(*v))
+    }
+}
+
+/// Years a file is incomplete for: the first offending line of each.
+#[derive(Debug, Default)]
+struct Incomplete {
+    all: Option<u32>,
+    years: BTreeMap<u16, u32>,
+}
+
+impl Incomplete {
+    fn covers(&self, year: u16) -> Option<u32> {
+        self.all.or_else(|| self.years.get(&year).copied())
+    }
+}
+
+/// One loaded file.
+#[derive(Debug)]
+struct Table {
+    kind: FileKind,
+    text: Vec<u8>,
+    header: Header,
+    people: HashMap<[u8; 10], Person>,
+    incomplete: Incomplete,
+}
+
+/// The three files, indexed by national ID.
+#[derive(Debug)]
+pub struct TaxSource {
+    mapping: TaxMapping,
+    income: Table,
+    property: Table,
+    payments: Table,
+    summary: LoadSummary,
+}
+
+/// The lines of one person for one request, ready to convert.
+pub(crate) struct Found<'a> {
+    /// Their name in the file.
+    pub(crate) name: &'a str,
+    lines: Vec<LineRef>,
+    table: &'a Table,
+    record: &'a RecordMapping,
+}
+
+impl Found<'_> {
+    /// Converts every line, in file order. A line that fails now (it passed at load) answers
+    /// "malformed" rather than a partial list.
+    pub(crate) fn items<M: prost::Message + Default>(&self) -> Result<Vec<M>, LookupError> {
+        let mut items = Vec::with_capacity(self.lines.len());
+        for at in &self.lines {
+            let malformed = || LookupError::SourceMalformed {
+                file: self.table.kind,
+                line: at.line,
+            };
+            let text = self
+                .table
+                .text
+                .get(at.start..at.end)
+                .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                .ok_or_else(malformed)?;
+            let fields: Vec<&str> = text.split('|').collect();
+            let row = Row {
+                header: &self.table.header,
+                fields: &fields,
+            };
+            items.push(
+                self.record
+                    .apply_to::<M, _>(&row)
+                    .map_err(|_| malformed())?,
+            );
+        }
+        Ok(items)
+    }
+}
+
+impl TaxSource {
+    /// Reads the three files of `directory` through `mapping`, in parallel. Logs and counts
+    /// malformed lines (`tongdao_adapter_source_malformed_total{adapter="tax", reason}`).
+    pub fn load(directory: &Path, mapping: TaxMapping) -> Result<TaxSource, LoadError> {
+        let shared = &mapping;
+        let (income, property, payments) = std::thread::scope(|scope| {
+            let income = scope.spawn(|| load_table(FileKind::Income, directory, shared));
+            let property = scope.spawn(|| load_table(FileKind::Property, directory, shared));
+            let payments = load_table(FileKind::Payments, directory, shared);
+            let join = |handle: std::thread::ScopedJoinHandle<'_, _>, kind: FileKind| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(LoadError::Io {
+                        path: directory.join(kind.file_name()),
+                        source: std::io::Error::other("the loading thread failed"),
+                    })
+                })
+            };
+            (
+                join(income, FileKind::Income),
+                join(property, FileKind::Property),
+                payments,
+            )
+        });
+        let (income, income_summary) = income?;
+        let (property, property_summary) = property?;
+        let (payments, payments_summary) = payments?;
+        let summary = LoadSummary {
+            files: vec![income_summary, property_summary, payments_summary],
+        };
+        report(&summary);
+        Ok(TaxSource {
+            mapping,
+            income,
+            property,
+            payments,
+            summary,
+        })
+    }
+
+    /// What the load found.
+    pub fn summary(&self) -> &LoadSummary {
+        &self.summary
+    }
+
+    fn table(&self, kind: FileKind) -> &Table {
+        match kind {
+            FileKind::Income => &self.income,
+            FileKind::Property => &self.property,
+            FileKind::Payments => &self.payments,
+        }
+    }
+
+    /// The lines of `subject` in `kind`'s file for `year` (and tax item), or why none can be
+    /// served. `Ok(None)`: the file has nothing for them, and is complete for that year.
+    pub(crate) fn find(
+        &self,
+        kind: FileKind,
+        subject: &NationalId,
+        year: u16,
+        tax: Option<TaxKind>,
+    ) -> Result<Option<Found<'_>>, LookupError> {
+        let table = self.table(kind);
+        if let Some(line) = table.incomplete.covers(year) {
+            return Err(LookupError::SourceIncomplete { file: kind, line });
+        }
+        let Some(person) = id_key(subject.as_str()).and_then(|key| table.people.get(&key)) else {
+            return Ok(None);
+        };
+        if let Some(line) = person.quarantined_at {
+            return Err(LookupError::SourceMalformed { file: kind, line });
+        }
+        let lines: Vec<LineRef> = person
+            .lines
+            .iter()
+            .filter(|l| l.year == year && (tax.is_none() || l.tax == tax))
+            .copied()
+            .collect();
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let record = self
+            .mapping
+            .record(kind)
+            .ok_or(LookupError::SourceMalformed {
+                file: kind,
+                line: 0,
+            })?;
+        Ok(Some(Found {
+            name: person.name.as_deref().unwrap_or(""),
+            lines,
+            table,
+            record,
+        }))
+    }
+}
+
+/// The index key of a national ID (always 10 ASCII bytes once parsed).
+fn id_key(id: &str) -> Option<[u8; 10]> {
+    id.as_bytes().try_into().ok()
+}
+
+/// ASCII and ideographic spaces, as FORMAT.md trims them.
+fn is_space(c: char) -> bool {
+    c.is_ascii_whitespace() || c == '\u{3000}'
+}
+
+fn trim(text: &str) -> &str {
+    text.trim_matches(is_space)
+}
+
+/// Who a malformed line belongs to, as far as it can be read.
+#[derive(Clone, Copy)]
+enum Owner {
+    Person([u8; 10]),
+    Year(u16),
+    Nobody,
+}
+
+/// A problem with one line.
+struct Fault {
+    reason: &'static str,
+    column: Option<String>,
+}
+
+fn fault(reason: &'static str, column: impl Into<String>) -> Fault {
+    Fault {
+        reason,
+        column: Some(column.into()),
+    }
+}
+
+fn parse_year(text: &str) -> Option<u16> {
+    let text = trim(text);
+    if text.is_empty() || text.len() > 3 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|y| *y >= 1)
+}
+
+fn parse_tax_item(text: &str) -> Option<TaxKind> {
+    match trim(text) {
+        "房屋稅" => Some(TaxKind::HouseTax),
+        "地價稅" => Some(TaxKind::LandValueTax),
+        "使用牌照稅" => Some(TaxKind::LicenceTax),
+        _ => None,
+    }
+}
+
+fn business_number_ok(text: &str) -> bool {
+    text.is_empty() || text.parse::<BusinessNumber>().is_ok()
+}
+
+/// The checks beyond the mapping (FORMAT.md, "How the reader treats errors").
+fn check_item(kind: FileKind, record: &RecordMapping, row: &Row<'_>) -> Result<(), Fault> {
+    let mapping_fault = |e: tongdao_adapter_sdk::mapping::RowError| Fault {
+        reason: e.problem.reason(),
+        column: Some(e.field),
+    };
+    match kind {
+        FileKind::Income => {
+            let item: IncomeItem = record.apply_to(row).map_err(mapping_fault)?;
+            if !INCOME_FORMATS.contains(&item.income_format_code.as_str()) {
+                return Err(fault("unknown_income_format", "income_format_code"));
+            }
+            if !business_number_ok(&item.payer_business_number) {
+                return Err(fault("bad_business_number", "payer_business_number"));
+            }
+            if item.payer_name.is_empty() {
+                return Err(fault("missing", "payer_name"));
+            }
+            if item.gross_amount.checked_sub(item.tax_withheld) != Some(item.net_amount) {
+                return Err(fault("amounts_disagree", "net_amount"));
+            }
+        }
+        FileKind::Property => {
+            let item: PropertyItem = record.apply_to(row).map_err(mapping_fault)?;
+            if item.kind() == PropertyKind::Unspecified {
+                return Err(fault("unknown_code", "kind"));
+            }
+            if !business_number_ok(&item.investee_business_number) {
+                return Err(fault("bad_business_number", "investee_business_number"));
+            }
+        }
+        FileKind::Payments => {
+            let item: TaxPayment = record.apply_to(row).map_err(mapping_fault)?;
+            if item.amount_paid <= 0 {
+                return Err(fault("bad_amount", "amount_paid"));
+            }
+            if item.tax_registration_number.is_empty() || item.property_location.is_empty() {
+                return Err(fault("missing", "tax_registration_number"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks the header line.
+fn header(kind: FileKind, line: &[u8], mapping: &TaxMapping) -> Result<Header, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_owned())?;
+    if trim(text).is_empty() {
+        return Err("empty: the first line must name the columns".to_owned());
+    }
+    let mut index = HashMap::new();
+    let mut width = 0;
+    for (at, name) in text.split('|').enumerate() {
+        let name = trim(name);
+        if name.is_empty() {
+            return Err(format!("column {} has no name", at + 1));
+        }
+        if index.insert(name.to_owned(), at).is_some() {
+            return Err(format!("column {name} appears twice"));
+        }
+        width = at + 1;
+    }
+    let keys = kind.keys();
+    let mut required: BTreeSet<&str> = [keys.year, keys.id, keys.name].into_iter().collect();
+    required.extend(keys.tax_item);
+    if let Some(columns) = mapping.columns.get(&kind) {
+        required.extend(columns.iter().map(String::as_str));
+    }
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| !index.contains_key(*c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("column(s) missing: {}", missing.join(", ")));
+    }
+    let extra: Vec<&String> = index
+        .keys()
+        .filter(|c| !required.contains(c.as_str()))
+        .collect();
+    if !extra.is_empty() {
+        tracing::warn!(file = kind.file_name(), columns = ?extra, "tax source: columns ignored");
+    }
+    let at = |name: &str| index.get(name).copied().unwrap_or(0);
+    Ok(Header {
+        year: at(keys.year),
+        id: at(keys.id),
+        name: at(keys.name),
+        tax_item: keys.tax_item.map(at),
+        width,
+        index,
+    })
+}
+
+/// The state of one file's load.
+struct Loader<'m> {
+    kind: FileKind,
+    record: &'m RecordMapping,
+    people: HashMap<[u8; 10], Person>,
+    incomplete: Incomplete,
+    summary: FileSummary,
+}
+
+impl Loader<'_> {
+    fn malformed(&mut self, line: u32, owner: Owner, problem: Fault) {
+        let Fault { reason, column } = problem;
+        self.summary.malformed_lines += 1;
+        *self.summary.by_reason.entry(reason).or_default() += 1;
+        if self.summary.errors.len() < KEPT_PER_FILE {
+            self.summary.errors.push(MalformedLine {
+                file: self.kind,
+                line,
+                reason,
+                column,
+            });
+        }
+        match owner {
+            Owner::Person(key) => {
+                let person = self.people.entry(key).or_default();
+                if person.quarantined_at.is_none() {
+                    person.quarantined_at = Some(line);
+                    person.lines = Vec::new();
+                }
+            }
+            Owner::Year(year) => {
+                self.incomplete.years.entry(year).or_insert(line);
+            }
+            Owner::Nobody => {
+                self.incomplete.all.get_or_insert(line);
+            }
+        }
+    }
+
+    /// Checks one data line; on success, indexes it.
+    fn data_line(&mut self, header: &Header, bytes: &[u8], start: usize, end: usize, line: u32) {
+        let raw = bytes.get(start..end).unwrap_or_default();
+        let Ok(text) = std::str::from_utf8(raw) else {
+            let lossy = String::from_utf8_lossy(raw);
+            let fields: Vec<&str> = lossy.split('|').collect();
+            let owner = owner_of(header, &fields);
+            self.malformed(line, owner, fault("not_utf8", "line"));
+            return;
+        };
+        let fields: Vec<&str> = text.split('|').collect();
+        if fields.len() != header.width {
+            let owner = owner_of(header, &fields);
+            let column = format!("{} fields, header has {}", fields.len(), header.width);
+            self.malformed(line, owner, fault("column_count", column));
+            return;
+        }
+        let keys = self.kind.keys();
+        let year = fields.get(header.year).and_then(|y| parse_year(y));
+        let id = fields
+            .get(header.id)
+            .and_then(|id| trim(id).parse::<NationalId>().ok())
+            .and_then(|id| id_key(id.as_str()));
+        let Some(key) = id else {
+            let owner = year.map_or(Owner::Nobody, Owner::Year);
+            self.malformed(line, owner, fault("bad_national_id", keys.id));
+            return;
+        };
+        let Some(year) = year else {
+            self.malformed(line, Owner::Person(key), fault("bad_year", keys.year));
+            return;
+        };
+        let name = fields.get(header.name).map_or("", |n| trim(n));
+        if name.is_empty() {
+            self.malformed(line, Owner::Person(key), fault("missing_name", keys.name));
+            return;
+        }
+        let tax = match (header.tax_item, keys.tax_item) {
+            (Some(at), Some(column)) => match fields.get(at).and_then(|t| parse_tax_item(t)) {
+                Some(tax) => Some(tax),
+                None => {
+                    self.malformed(line, Owner::Person(key), fault("unknown_tax_item", column));
+                    return;
+                }
+            },
+            _ => None,
+        };
+        let row = Row {
+            header,
+            fields: &fields,
+        };
+        if let Err(problem) = check_item(self.kind, self.record, &row) {
+            self.malformed(line, Owner::Person(key), problem);
+            return;
+        }
+        let person = self.people.entry(key).or_default();
+        if person.quarantined_at.is_some() {
+            return;
+        }
+        match &person.name {
+            Some(known) if **known != *name => {
+                self.malformed(line, Owner::Person(key), fault("name_disagrees", keys.name));
+                return;
+            }
+            Some(_) => {}
+            None => person.name = Some(name.into()),
+        }
+        person.lines.push(LineRef {
+            start,
+            end,
+            line,
+            year,
+            tax,
+        });
+    }
+}
+
+/// The owner of a line whose fields could not all be trusted: a checksum-valid ID at the ID
+/// column's position, else the year, else nobody.
+fn owner_of(header: &Header, fields: &[&str]) -> Owner {
+    let id = fields
+        .get(header.id)
+        .and_then(|id| trim(id).parse::<NationalId>().ok())
+        .and_then(|id| id_key(id.as_str()));
+    match id {
+        Some(key) => Owner::Person(key),
+        None => match fields.get(header.year).and_then(|y| parse_year(y)) {
+            Some(year) => Owner::Year(year),
+            None => Owner::Nobody,
+        },
+    }
+}
+
+fn load_table(
+    kind: FileKind,
+    directory: &Path,
+    mapping: &TaxMapping,
+) -> Result<(Table, FileSummary), LoadError> {
+    let started = Instant::now();
+    let path = directory.join(kind.file_name());
+    let text = std::fs::read(&path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            LoadError::Missing { path: path.clone() }
+        } else {
+            LoadError::Io {
+                path: path.clone(),
+                source,
+            }
+        }
+    })?;
+    let record = mapping.record(kind).ok_or_else(|| LoadError::Mapping {
+        origin: "tax mapping".to_owned(),
+        problems: vec![format!("record `{}` missing", kind.record_name())],
+    })?;
+    let header_problem = |problem: String| LoadError::Header {
+        path: path.clone(),
+        problem,
+    };
+
+    let mut lines = Lines::new(&text);
+    let Some((start, end, _)) = lines.next() else {
+        return Err(header_problem(
+            "the file is empty: no header line".to_owned(),
+        ));
+    };
+    let header = header(kind, &text[start..end], mapping).map_err(header_problem)?;
+
+    let mut loader = Loader {
+        kind,
+        record,
+        people: HashMap::new(),
+        incomplete: Incomplete::default(),
+        summary: FileSummary {
+            file: kind,
+            path: path.clone(),
+            data_lines: 0,
+            served_lines: 0,
+            people: 0,
+            quarantined_people: 0,
+            malformed_lines: 0,
+            by_reason: BTreeMap::new(),
+            errors: Vec::new(),
+            incomplete_years: BTreeSet::new(),
+            incomplete_all_years: false,
+            elapsed: Duration::ZERO,
+        },
+    };
+    let mut trailer: Option<(u32, Option<u64>)> = None;
+    let mut last_line = 1;
+    for (start, end, line) in lines {
+        last_line = line;
+        let raw = &text[start..end];
+        if raw.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            continue;
+        }
+        let is_trailer = raw == TRAILER || raw.starts_with(TRAILER_PREFIX);
+        if trailer.is_some() {
+            // A second trailer, or data after the end: the file was concatenated or damaged.
+            loader.malformed(
+                line,
+                Owner::Nobody,
+                fault("trailer", "line after the trailer"),
+            );
+            continue;
+        }
+        if is_trailer {
+            let count = std::str::from_utf8(raw)
+                .ok()
+                .and_then(|t| t.split_once('|'))
+                .map(|(_, n)| trim(n))
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse::<u64>().ok());
+            if count.is_none() {
+                loader.malformed(line, Owner::Nobody, fault("trailer", "record count"));
+            }
+            trailer = Some((line, count));
+            continue;
+        }
+        loader.summary.data_lines += 1;
+        loader.data_line(&header, &text, start, end, line);
+    }
+    match trailer {
+        None => loader.malformed(last_line, Owner::Nobody, fault("trailer", "missing")),
+        Some((line, Some(count))) if count != loader.summary.data_lines => {
+            let column = format!(
+                "record count {count}, data lines {}",
+                loader.summary.data_lines
+            );
+            loader.malformed(line, Owner::Nobody, fault("trailer", column));
+        }
+        Some(_) => {}
+    }
+
+    let Loader {
+        people,
+        incomplete,
+        mut summary,
+        ..
+    } = loader;
+    summary.people = people.len();
+    summary.quarantined_people = people
+        .values()
+        .filter(|p| p.quarantined_at.is_some())
+        .count();
+    summary.served_lines = people.values().map(|p| p.lines.len() as u64).sum();
+    summary.incomplete_years = incomplete.years.keys().copied().collect();
+    summary.incomplete_all_years = incomplete.all.is_some();
+    summary.elapsed = started.elapsed();
+    Ok((
+        Table {
+            kind,
+            text,
+            header,
+            people,
+            incomplete,
+        },
+        summary,
+    ))
+}
+
+/// The lines of a file as byte ranges without their terminator (LF, or CR LF), with 1-based
+/// numbers; a byte-order mark before the first line is skipped.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: u32,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let at = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
+        Lines { bytes, at, line: 0 }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = (usize, usize, u32);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.bytes.len() {
+            return None;
+        }
+        let start = self.at;
+        let rest = self.bytes.get(start..)?;
+        let end = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(self.bytes.len(), |i| start + i);
+        self.at = end + 1;
+        self.line = self.line.saturating_add(1);
+        let content_end = if end > start && self.bytes.get(end - 1) == Some(&b'\r') {
+            end - 1
+        } else {
+            end
+        };
+        Some((start, content_end, self.line))
+    }
+}
+
+/// Logs the load and counts malformed lines by reason. Only file, line, reason and column are
+/// logged, never a value.
+fn report(summary: &LoadSummary) {
+    for file in &summary.files {
+        for (reason, count) in &file.by_reason {
+            metrics::counter!(
+                "tongdao_adapter_source_malformed_total",
+                "adapter" => "tax",
+                "reason" => *reason
+            )
+            .increment(*count);
+        }
+        for error in file.errors.iter().take(LOGGED_PER_FILE) {
+            tracing::warn!(
+                location = %format_args!("{}:{}", file.path.display(), error.line),
+                reason = error.reason,
+                column = error.column.as_deref().unwrap_or(""),
+                "tax source: malformed line"
+            );
+        }
+        if file.incomplete_all_years || !file.incomplete_years.is_empty() {
+            tracing::error!(
+                file = %file.path.display(),
+                all_years = file.incomplete_all_years,
+                years = ?file.incomplete_years,
+                "tax source: file incomplete; its requests answer SOURCE_RECORD_MALFORMED"
+            );
+        }
+        tracing::info!(
+            file = %file.path.display(),
+            data_lines = file.data_lines,
+            served_lines = file.served_lines,
+            people = file.people,
+            quarantined_people = file.quarantined_people,
+            malformed_lines = file.malformed_lines,
+            elapsed_ms = file.elapsed.as_millis() as u64,
+            "tax source loaded"
+        );
+    }
+}
