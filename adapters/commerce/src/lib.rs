@@ -1,13 +1,48 @@
-//! The company registry (商工) adapter over the GCIS HTTP/JSON service.
-//!
-//! Being written: until then [`build`] refuses to start.
+//! The company registry (商工) adapter: serves `tongdao.commerce.v1.CompanyRegistry` from the
+//! GCIS company data service over HTTP/JSON (`FORMAT.md`), and a stand-in for that service
+//! ([`standin`]) that the demo, the sandbox and the tests run.
 
-use tongdao_adapter_sdk::{ReadyAdapter, StartError};
+pub mod gcis;
+pub mod records;
+pub mod service;
+pub mod standin;
 
-/// Loads the adapter's certificates and opens its source.
-pub async fn build(_config: &tongdao_config::CommerceAdapterConfig) -> Result<ReadyAdapter, StartError> {
-    Err(StartError {
-        name: "commerce",
-        problems: vec!["this adapter is not built yet".into()],
-    })
+use std::time::Duration;
+
+use tongdao_adapter_sdk::{AdapterServer, ReadyAdapter, StartError};
+use tongdao_schemas::commerce::v1::company_registry_server::CompanyRegistryServer;
+
+pub use gcis::{ClientConfigError, GcisClient, SourceError};
+pub use service::{CommerceService, LookupError};
+
+/// Loads the adapter's certificates and sets up its GCIS client. Every problem is reported at
+/// once.
+pub async fn build(
+    config: &tongdao_config::CommerceAdapterConfig,
+) -> Result<ReadyAdapter, StartError> {
+    let mut problems = Vec::new();
+    let server = AdapterServer::new("commerce", &config.server)
+        .map_err(|e| problems.extend(e.problems))
+        .ok();
+    let client = GcisClient::new(
+        &config.gcis_url,
+        Duration::from_millis(config.gcis_timeout_ms),
+    )
+    .map_err(|e| problems.push(e.to_string()))
+    .ok();
+    if let Some(path) = &config.mapping {
+        problems.push(format!(
+            "mapping {}: replacing the shipped mapping is not supported yet",
+            path.display()
+        ));
+    }
+    match (server, client) {
+        (Some(server), Some(client)) if problems.is_empty() => {
+            Ok(server.ready(CompanyRegistryServer::new(CommerceService::new(client))))
+        }
+        _ => Err(StartError {
+            name: "commerce",
+            problems,
+        }),
+    }
 }
