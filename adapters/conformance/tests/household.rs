@@ -1,0 +1,94 @@
+//! The real household adapter, built and served as `tongdao adapter household` does, on a
+//! synthetic extract and a development PKI: every check of the kit passes.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{BROKER_NAME, Pki, show};
+use tokio::net::TcpListener;
+use tongdao_config::{AdapterServerConfig, HouseholdAdapterConfig, TlsFiles};
+use tongdao_conformance::{Outcome, run_checks};
+use tongdao_core::ids::NationalId;
+use tongdao_synth::{Population, write_household_extract};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_household_adapter_conforms() {
+    let pki = Pki::create();
+
+    let population = Population::generate(20_261_128, 40);
+    let mut extract = Vec::new();
+    write_household_extract(&population, &mut extract).expect("synthetic extract");
+    let extract_path = pki.path("household.dat");
+    std::fs::write(&extract_path, &extract).expect("write extract");
+    let known: HashSet<String> = population
+        .people()
+        .map(|(_, person)| person.national_id.to_string())
+        .collect();
+    let subject = population
+        .people()
+        .find(|(_, person)| person.removed.is_none())
+        .map(|(_, person)| person.national_id.to_string())
+        .expect("a current member");
+    let absent = (0..10_000u32)
+        .filter_map(|n| NationalId::with_checksum('Z', 1, 9_000_000 + n).ok())
+        .map(|id| id.to_string())
+        .find(|id| !known.contains(id))
+        .expect("an ID nobody in the population has");
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let config = HouseholdAdapterConfig {
+        server: AdapterServerConfig {
+            listen_addr: addr,
+            tls: TlsFiles {
+                certificate: pki.path("adapters/household.crt"),
+                private_key: pki.path("adapters/household.key"),
+                trust_anchors: vec![pki.path("grca.crt")],
+                crls: vec![pki.path("gca.crl")],
+            },
+            broker_name: BROKER_NAME.to_owned(),
+            handshake_timeout_ms: 5_000,
+        },
+        extract: extract_path,
+    };
+    let adapter = tongdao_adapter_household::build(&config).expect("household adapter");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(adapter.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let target = pki
+        .target(addr)
+        .subject(&subject)
+        .absent_subject(&absent)
+        .build()
+        .expect("target");
+    let report = run_checks(&target).await;
+
+    let _ = stop.send(());
+    let _ = server.await;
+
+    assert!(report.passed(), "{}", show(&report));
+    let not_passed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome != Outcome::Pass)
+        .collect();
+    assert!(not_passed.is_empty(), "{}", show(&report));
+    for id in [
+        "C-TLS-1", "C-TLS-2", "C-TLS-3", "C-HLT-1", "C-ERR-8", "C-SUB-1", "C-SCH-1", "C-SCH-2",
+        "C-SCH-3", "C-SCH-4", "C-SUB-2", "C-ERR-2", "C-ERR-3", "C-ERR-7", "C-DL-1", "C-CON-1",
+        "C-ERR-1", "C-ERR-9",
+    ] {
+        assert!(
+            report.with_id(id).next().is_some(),
+            "no check cites {id}:\n{}",
+            show(&report)
+        );
+    }
+    // Nothing in the report names the subject.
+    let text = format!("{}{}", show(&report), report.to_json());
+    assert!(!text.contains(&subject), "the report leaks the subject");
+    println!("{}", show(&report));
+}
