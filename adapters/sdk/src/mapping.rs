@@ -499,6 +499,8 @@ struct FieldSpec {
     span: Range<usize>,
     source: Option<(Source, String)>,
     convert: (String, Range<usize>),
+    /// Whether `convert` was written (else it is the default, `text`).
+    convert_given: bool,
     table: Option<(String, Range<usize>)>,
     optional: bool,
 }
@@ -809,6 +811,7 @@ impl<'a> Parser<'a> {
         let mut column = None;
         let mut slice = None;
         let mut convert = ("text".to_owned(), span.clone());
+        let mut convert_given = false;
         let mut code_table = None;
         let mut optional = false;
         let at = format!("{here}.fields.{path}");
@@ -847,7 +850,10 @@ impl<'a> Parser<'a> {
                         ),
                     }
                 }
-                ("convert", DeValue::String(name)) => convert = (name.to_string(), value.span()),
+                ("convert", DeValue::String(name)) => {
+                    convert = (name.to_string(), value.span());
+                    convert_given = true;
+                }
                 ("table", DeValue::String(name)) => code_table = Some((name.to_string(), value.span())),
                 ("optional", DeValue::Boolean(b)) => optional = *b,
                 ("column" | "convert" | "table", other) => self.error(
@@ -894,6 +900,7 @@ impl<'a> Parser<'a> {
             span,
             source,
             convert,
+            convert_given,
             table: code_table,
             optional,
         })
@@ -950,10 +957,26 @@ impl<'a> Parser<'a> {
             return None;
         }
         let mismatch = |needs: &str| {
+            let fitting = match &kind {
+                Kind::String => "text, text_raw, code",
+                Kind::Enum(_) => "code, enum",
+                Kind::Bool => "bool",
+                Kind::Message(m) if DateTarget::of(m).is_some() => "roc_date, gregorian_date",
+                Kind::Message(_) => "none: map the fields inside it with dotted paths",
+                other if IntKind::of(other).is_some() => {
+                    "integer, area_m2_to_cm2, share_numerator, share_denominator"
+                }
+                _ => "none",
+            };
             format!(
-                "{at}: convert `{name}` needs {needs}, but {} is {}",
+                "{at}: convert `{name}`{} needs {needs}, but {} is {} (converters for it: {fitting})",
+                if spec.convert_given {
+                    ""
+                } else {
+                    " (the default)"
+                },
                 field.full_name(),
-                kind_name(&kind)
+                kind_name(&kind),
             )
         };
         let converter = match name.as_str() {

@@ -624,3 +624,23 @@ fn mapping_is_shareable_across_threads() {
     assert_send_sync::<RecordMapping>();
     assert_send_sync::<RowError>();
 }
+
+#[test]
+fn a_type_mismatch_names_the_converters_that_fit() {
+    let text = r#"
+[records.p]
+message = "tongdao.tax.v1.PropertyItem"
+[records.p.fields]
+area_cm2 = { column = "a" }
+acquired_on = { column = "b", convert = "integer" }
+kind = { column = "c", convert = "text" }
+"#;
+    let errors = errors(text);
+    assert_error(
+        &errors,
+        5,
+        "convert `text` (the default) needs a string field, but tongdao.tax.v1.PropertyItem.area_cm2 is an int64 (converters for it: integer, area_m2_to_cm2",
+    );
+    assert_error(&errors, 6, "(converters for it: roc_date, gregorian_date)");
+    assert_error(&errors, 7, "(converters for it: code, enum)");
+}

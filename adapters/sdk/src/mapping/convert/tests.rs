@@ -229,3 +229,59 @@ fn boolean_words() {
         );
     }
 }
+
+/// Deterministic pseudo-random strings over the characters the converters care about: no
+/// converter panics, and whatever they accept satisfies their contract.
+#[test]
+fn converters_never_panic_and_keep_their_invariants() {
+    const ALPHABET: &[&str] = &[
+        "0", "1", "2", "9", "/", "-", ".", ",", "+", " ", "年", "月", "日", "分之", "全部", "民國",
+        "１", "／", "－", "\u{3000}", "a", "臺", "é", "０", "，",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 12) as usize;
+        let text: String = (0..len)
+            .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+            .collect();
+        if let Ok(n) = integer(&text) {
+            let digits: String = normalize(&text)
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .collect();
+            assert_eq!(
+                n.unsigned_abs(),
+                digits.parse::<u128>().expect("digits"),
+                "{text}"
+            );
+        }
+        if let Ok(cm2) = area_m2_to_cm2(&text) {
+            assert!(cm2 >= 0 && cm2 % 100 == 0, "{text} -> {cm2}");
+        }
+        for (y, m, d) in [roc_date(&text), gregorian_date(&text)]
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                y >= 1 && (1..=12).contains(&m) && (1..=31).contains(&d),
+                "{text}"
+            );
+        }
+        if let Ok((n, d)) = share(&text) {
+            assert!(1 <= n && n <= d, "{text}");
+        }
+        let _ = boolean(&text);
+        let _ = quote(&text);
+        assert_eq!(
+            is_blank(&text),
+            normalize(&text).trim().is_empty(),
+            "{text:?}"
+        );
+    }
+}
