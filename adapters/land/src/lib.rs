@@ -1,13 +1,49 @@
-//! The land registry (地政) adapter over a SQL database (SQLite or PostgreSQL).
+//! The land registry (地政) adapter: serves `tongdao.land.v1.LandRegistry` from the land
+//! office's SQL database (`FORMAT.md`), a SQLite file by default or PostgreSQL.
 //!
-//! Being written: until then [`build`] refuses to start.
+//! - [`store`]: reading the tables ([`store::LandStore`], SQLite and PostgreSQL);
+//! - [`records`]: rows → messages, refusing malformed rows;
+//! - [`service`]: the gRPC service and its refusals;
+//! - [`seed`]: writing a synthetic register into either database.
 
-use tongdao_adapter_sdk::{ReadyAdapter, StartError};
+pub mod records;
+pub mod schema;
+pub mod seed;
+pub mod service;
+pub mod store;
 
-/// Loads the adapter's certificates and opens its source.
-pub async fn build(_config: &tongdao_config::LandAdapterConfig) -> Result<ReadyAdapter, StartError> {
-    Err(StartError {
+use std::sync::Arc;
+
+use tongdao_adapter_sdk::{AdapterServer, ReadyAdapter, StartError};
+use tongdao_schemas::land::v1::land_registry_server::LandRegistryServer;
+
+pub use service::{LandService, LookupError};
+pub use store::{AnyStore, LandStore, PostgresStore, SqliteStore, StoreError};
+
+/// Opens the configured database (checking its tables) and returns the service over it.
+pub async fn open(
+    config: &tongdao_config::LandAdapterConfig,
+) -> Result<LandService<AnyStore>, StartError> {
+    let fail = |problem: String| StartError {
         name: "land",
-        problems: vec!["this adapter is not built yet".into()],
-    })
+        problems: vec![problem],
+    };
+    if let Some(mapping) = &config.mapping {
+        return Err(fail(format!(
+            "adapters.land.mapping: {}: replacing the shipped mapping is not supported by this \
+             build",
+            mapping.display()
+        )));
+    }
+    let store = AnyStore::open(&config.database, config.pool_size)
+        .await
+        .map_err(|e| fail(format!("adapters.land.database: {e}")))?;
+    Ok(LandService::new(Arc::new(store)))
+}
+
+/// Loads the adapter's certificates and opens its database.
+pub async fn build(config: &tongdao_config::LandAdapterConfig) -> Result<ReadyAdapter, StartError> {
+    let server = AdapterServer::new("land", &config.server)?;
+    let service = open(config).await?;
+    Ok(server.ready(LandRegistryServer::new(service)))
 }

@@ -1,0 +1,188 @@
+//! The `tongdao.land.v1.LandRegistry` gRPC service over a [`LandStore`].
+//!
+//! Validates the subject before touching the source, reads, maps, and refuses with a
+//! [`Rejection`] whatever cannot be served whole.
+
+use std::sync::Arc;
+
+use tongdao_core::ids::NationalId;
+use tongdao_core::{Reason, Rejection};
+use tongdao_schemas::land::v1::land_registry_server::LandRegistry;
+use tongdao_schemas::land::v1::{
+    GetParcelRequest, ListHoldingsRequest, ListHoldingsResponse, Parcel, ParcelKey,
+};
+use tonic::{Request, Response, Status};
+
+use crate::records::{self, RecordError};
+use crate::store::{LandStore, StoreError, StoredKey};
+
+/// Why a lookup produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The subject (parcel key or national ID) is not valid.
+    #[error("subject invalid: {0}")]
+    SubjectInvalid(String),
+    /// No such parcel.
+    #[error("no such parcel")]
+    NotFound,
+    /// A source row the request needs is malformed.
+    #[error("source record malformed: {0}")]
+    SourceMalformed(RecordError),
+    /// The database could not be read.
+    #[error("source unavailable: {0}")]
+    SourceUnavailable(#[from] StoreError),
+}
+
+impl LookupError {
+    /// The caller-facing refusal: no IDs, no table names, no database details.
+    pub fn to_rejection(&self) -> Rejection {
+        match self {
+            LookupError::SubjectInvalid(what) => {
+                Rejection::new(Reason::SubjectInvalid, what.clone())
+            }
+            LookupError::NotFound => Rejection::new(
+                Reason::RecordNotFound,
+                "the land register has no parcel with that key",
+            ),
+            LookupError::SourceMalformed(_) => Rejection::new(
+                Reason::SourceRecordMalformed,
+                "the land register's record for this request is malformed at the source; the \
+                 land office has to correct it",
+            ),
+            LookupError::SourceUnavailable(_) => Rejection::new(
+                Reason::AdapterUnavailable,
+                "the land register database cannot be read right now; retry later",
+            ),
+        }
+    }
+}
+
+impl From<LookupError> for Status {
+    fn from(error: LookupError) -> Self {
+        error.to_rejection().into_status()
+    }
+}
+
+/// Logs a malformed record (table, key, column; never the value) and counts it.
+fn malformed(error: RecordError) -> LookupError {
+    tracing::warn!(
+        table = error.table,
+        key = %error.key,
+        column = error.column,
+        reason = error.problem.reason(),
+        "land source record malformed; refused"
+    );
+    metrics::counter!(
+        "tongdao_adapter_source_malformed_total",
+        "adapter" => "land",
+        "reason" => error.problem.reason()
+    )
+    .increment(1);
+    LookupError::SourceMalformed(error)
+}
+
+fn unavailable(error: StoreError) -> LookupError {
+    tracing::error!(%error, "land register database unavailable");
+    LookupError::SourceUnavailable(error)
+}
+
+/// Checks a requested parcel key's shape: office 2 uppercase letters, section 4 digits,
+/// number `NNNN-NNNN`.
+pub fn validate_key(key: Option<&ParcelKey>) -> Result<StoredKey, LookupError> {
+    let key = key.ok_or_else(|| LookupError::SubjectInvalid("key is required".into()))?;
+    if !records::is_land_office(&key.land_office_code) {
+        return Err(LookupError::SubjectInvalid(
+            "key.land_office_code must be 2 uppercase letters".into(),
+        ));
+    }
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(&key.section_code, 4) {
+        return Err(LookupError::SubjectInvalid(
+            "key.section_code must be 4 digits".into(),
+        ));
+    }
+    let number = key
+        .parcel_number
+        .split_once('-')
+        .filter(|(parent, child)| digits(parent, 4) && digits(child, 4))
+        .ok_or_else(|| LookupError::SubjectInvalid("key.parcel_number must be NNNN-NNNN".into()))?;
+    Ok(StoredKey {
+        unit: key.land_office_code.clone(),
+        section: key.section_code.clone(),
+        parcel_no: format!("{}{}", number.0, number.1),
+    })
+}
+
+/// The gRPC service. Cheap to clone: the store is shared.
+#[derive(Debug)]
+pub struct LandService<S> {
+    store: Arc<S>,
+}
+
+impl<S> Clone for LandService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+        }
+    }
+}
+
+impl<S: LandStore> LandService<S> {
+    /// A service answering from `store`.
+    pub fn new(store: Arc<S>) -> Self {
+        Self { store }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// GetParcel without the gRPC wrapping.
+    pub async fn parcel(&self, key: Option<&ParcelKey>) -> Result<Parcel, LookupError> {
+        let stored = validate_key(key)?;
+        let rows = self.store.parcel(&stored).await.map_err(unavailable)?;
+        if rows.is_empty() {
+            return Err(LookupError::NotFound);
+        }
+        let key = key.cloned().unwrap_or_default();
+        records::parcel(key, &rows).map_err(malformed)
+    }
+
+    /// ListHoldings without the gRPC wrapping.
+    pub async fn holdings(&self, national_id: &str) -> Result<ListHoldingsResponse, LookupError> {
+        let subject: NationalId = national_id.parse().map_err(|e| {
+            LookupError::SubjectInvalid(format!("national_id is not a valid national ID ({e})"))
+        })?;
+        let rows = self
+            .store
+            .holdings(subject.as_str())
+            .await
+            .map_err(unavailable)?;
+        let holdings = rows
+            .iter()
+            .map(records::holding)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        Ok(ListHoldingsResponse { holdings })
+    }
+}
+
+#[tonic::async_trait]
+impl<S: LandStore> LandRegistry for LandService<S> {
+    async fn get_parcel(
+        &self,
+        request: Request<GetParcelRequest>,
+    ) -> Result<Response<Parcel>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(self.parcel(request.key.as_ref()).await?))
+    }
+
+    async fn list_holdings(
+        &self,
+        request: Request<ListHoldingsRequest>,
+    ) -> Result<Response<ListHoldingsResponse>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(self.holdings(&request.national_id).await?))
+    }
+}
