@@ -1,6 +1,8 @@
 //! The company registry (商工) adapter: serves `tongdao.commerce.v1.CompanyRegistry` from the
 //! GCIS company data service over HTTP/JSON (`FORMAT.md`), and a stand-in for that service
-//! ([`standin`]) that the demo, the sandbox and the tests run.
+//! ([`standin`]) that the demo, the sandbox and the tests run. GCIS objects become messages
+//! through the declarative mapping (`mapping.toml`, replaceable by `[adapters.commerce]
+//! mapping`).
 
 pub mod gcis;
 pub mod records;
@@ -13,6 +15,7 @@ use tongdao_adapter_sdk::{AdapterServer, ReadyAdapter, StartError};
 use tongdao_schemas::commerce::v1::company_registry_server::CompanyRegistryServer;
 
 pub use gcis::{ClientConfigError, GcisClient, SourceError};
+pub use records::{CommerceMapping, RecordError};
 pub use service::{CommerceService, LookupError};
 
 /// Loads the adapter's certificates and sets up its GCIS client. Every problem is reported at
@@ -30,16 +33,16 @@ pub async fn build(
     )
     .map_err(|e| problems.push(e.to_string()))
     .ok();
-    if let Some(path) = &config.mapping {
-        problems.push(format!(
-            "mapping {}: replacing the shipped mapping is not supported yet",
-            path.display()
-        ));
+    let mapping = match &config.mapping {
+        Some(path) => CommerceMapping::load(path),
+        None => CommerceMapping::shipped(),
     }
-    match (server, client) {
-        (Some(server), Some(client)) if problems.is_empty() => {
-            Ok(server.ready(CompanyRegistryServer::new(CommerceService::new(client))))
-        }
+    .map_err(|e| problems.extend(e))
+    .ok();
+    match (server, client, mapping) {
+        (Some(server), Some(client), Some(mapping)) if problems.is_empty() => Ok(server.ready(
+            CompanyRegistryServer::new(CommerceService::new(client, mapping)),
+        )),
         _ => Err(StartError {
             name: "commerce",
             problems,

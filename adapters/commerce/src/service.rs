@@ -4,6 +4,8 @@
 //! all. Every refusal goes through [`tongdao_core::Rejection`]; source failures are logged and
 //! counted here, once, where their kind is known.
 
+use std::sync::Arc;
+
 use tongdao_core::ids::{BusinessNumber, IdError, NationalId};
 use tongdao_core::{Reason, Rejection};
 use tongdao_schemas::commerce::v1::company_registry_server::CompanyRegistry;
@@ -13,7 +15,7 @@ use tongdao_schemas::commerce::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::gcis::{GcisClient, SourceError};
-use crate::records::{self, RecordError};
+use crate::records::{CommerceMapping, RecordError};
 
 /// Metric counting malformed source records, by `reason`.
 pub const MALFORMED_METRIC: &str = "tongdao_adapter_source_malformed_total";
@@ -91,6 +93,7 @@ impl From<LookupError> for Status {
 #[derive(Debug, Clone)]
 pub struct CommerceService {
     client: GcisClient,
+    mapping: Arc<CommerceMapping>,
 }
 
 /// Logs and counts a source failure; `subject` is a business number or "" (never a national
@@ -132,7 +135,7 @@ fn record_failure(error: &RecordError, operation: &'static str, subject: &str) -
         error.problem,
         operation,
         subject,
-        &format!("field {}", error.key),
+        &format!("key {} (field {})", error.key, error.field),
     );
     LookupError::SourceMalformed {
         reason: error.problem,
@@ -140,9 +143,13 @@ fn record_failure(error: &RecordError, operation: &'static str, subject: &str) -
 }
 
 impl CommerceService {
-    /// A service answering from the GCIS service behind `client`.
-    pub fn new(client: GcisClient) -> Self {
-        Self { client }
+    /// A service answering from the GCIS service behind `client`, mapping its objects with
+    /// `mapping`.
+    pub fn new(client: GcisClient, mapping: CommerceMapping) -> Self {
+        Self {
+            client,
+            mapping: Arc::new(mapping),
+        }
     }
 
     /// GetCompany without the gRPC wrapping.
@@ -164,8 +171,10 @@ impl CommerceService {
             .ok_or(LookupError::NotFound)?;
         let directors = directors.map_err(|e| source_failure(e, "GetCompany", number))?;
 
-        let mut mapped =
-            records::company(&company).map_err(|e| record_failure(&e, "GetCompany", number))?;
+        let mut mapped = self
+            .mapping
+            .company(&company)
+            .map_err(|e| record_failure(&e, "GetCompany", number))?;
         if mapped.business_number != number {
             malformed(
                 "subject_mismatch",
@@ -181,13 +190,9 @@ impl CommerceService {
             .iter()
             .enumerate()
             .map(|(i, director)| {
-                records::director(director).map_err(|e| {
-                    let e = RecordError {
-                        key: format!("directors[{i}].{}", e.key),
-                        problem: e.problem,
-                    };
-                    record_failure(&e, "GetCompany", number)
-                })
+                self.mapping
+                    .director(director)
+                    .map_err(|e| record_failure(&e.within("directors", i), "GetCompany", number))
             })
             .collect::<Result<_, _>>()?;
         Ok(mapped)
@@ -232,7 +237,8 @@ impl CommerceService {
                 });
             }
             directorships.push(
-                records::directorship(row)
+                self.mapping
+                    .directorship(row)
                     .map_err(|e| record_failure(&e, "ListDirectorships", company))?,
             );
         }

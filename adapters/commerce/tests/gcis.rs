@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tongdao_adapter_commerce::standin::{self, Dataset, Fault};
-use tongdao_adapter_commerce::{CommerceService, GcisClient};
+use tongdao_adapter_commerce::{CommerceMapping, CommerceService, GcisClient};
 use tongdao_core::ids::{BusinessNumber, NationalId};
 use tongdao_core::{Reason, Rejection};
 use tongdao_schemas::commerce::v1 as pb;
@@ -238,7 +238,7 @@ impl StandIn {
 fn service_at(addr: SocketAddr, timeout_ms: u64) -> CommerceService {
     let client = GcisClient::new(&format!("http://{addr}"), Duration::from_millis(timeout_ms))
         .expect("client");
-    CommerceService::new(client)
+    CommerceService::new(client, CommerceMapping::shipped().expect("shipped mapping"))
 }
 
 async fn get_company(service: &CommerceService, number: &str) -> Result<pb::Company, Status> {
@@ -650,7 +650,7 @@ async fn malformed_company_is_refused_whole_counted_and_logged() {
     let (log, _guard) = capture_log(tracing::Level::DEBUG);
     let before: Vec<u64> = [
         "bad_date",
-        "bad_integer",
+        "not_integer",
         "unknown_code",
         "subject_mismatch",
     ]
@@ -667,7 +667,7 @@ async fn malformed_company_is_refused_whole_counted_and_logged() {
     }
     let after: Vec<u64> = [
         "bad_date",
-        "bad_integer",
+        "not_integer",
         "unknown_code",
         "subject_mismatch",
     ]
@@ -704,13 +704,13 @@ async fn malformed_directorship_is_refused_and_logged_without_the_id() {
     let standin = StandIn::start(dataset).await;
     let service = standin.service(2000);
     let (log, _guard) = capture_log(tracing::Level::DEBUG);
-    let before = malformed_count("bad_integer");
+    let before = malformed_count("out_of_range");
     assert_refused(
         list_directorships(&service, shared.as_str()).await,
         Code::DataLoss,
         Reason::SourceRecordMalformed,
     );
-    assert!(malformed_count("bad_integer") > before);
+    assert!(malformed_count("out_of_range") > before);
     let text = log.text();
     assert!(
         text.contains("malformed GCIS record") && text.contains(&second),
