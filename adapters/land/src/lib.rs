@@ -2,7 +2,8 @@
 //! office's SQL database (`FORMAT.md`), a SQLite file by default or PostgreSQL.
 //!
 //! - [`store`]: reading the tables ([`store::LandStore`], SQLite and PostgreSQL);
-//! - [`records`]: rows → messages, refusing malformed rows;
+//! - [`records`]: rows → messages through the declarative mapping (`mapping.toml`), refusing
+//!   malformed rows;
 //! - [`service`]: the gRPC service and its refusals;
 //! - [`seed`]: writing a synthetic register into either database.
 
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use tongdao_adapter_sdk::{AdapterServer, ReadyAdapter, StartError};
 use tongdao_schemas::land::v1::land_registry_server::LandRegistryServer;
 
+pub use records::LandMapping;
 pub use service::{LandService, LookupError};
 pub use store::{AnyStore, LandStore, PostgresStore, SqliteStore, StoreError};
 
@@ -28,17 +30,21 @@ pub async fn open(
         name: "land",
         problems: vec![problem],
     };
-    if let Some(mapping) = &config.mapping {
-        return Err(fail(format!(
-            "adapters.land.mapping: {}: replacing the shipped mapping is not supported by this \
-             build",
-            mapping.display()
-        )));
+    let mapping = match &config.mapping {
+        Some(path) => LandMapping::load(path),
+        None => LandMapping::shipped(),
     }
+    .map_err(|problems| StartError {
+        name: "land",
+        problems: problems
+            .into_iter()
+            .map(|p| format!("adapters.land.mapping: {p}"))
+            .collect(),
+    })?;
     let store = AnyStore::open(&config.database, config.pool_size)
         .await
         .map_err(|e| fail(format!("adapters.land.database: {e}")))?;
-    Ok(LandService::new(Arc::new(store)))
+    Ok(LandService::new(Arc::new(store), Arc::new(mapping)))
 }
 
 /// Loads the adapter's certificates and opens its database.

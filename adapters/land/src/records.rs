@@ -1,34 +1,105 @@
-//! Rows → `tongdao.land.v1` messages, refusing any row that is not exactly what `FORMAT.md`
-//! says. Nothing here guesses: a value that does not parse makes the whole record malformed,
-//! and the caller gets none of it.
+//! Rows → `tongdao.land.v1` messages through the declarative mapping (`mapping.toml`), plus
+//! what a mapping cannot say: the parcel key's shape, the kind of owner from the shape of its ID
+//! and the ID's checksum, register sequences, `PREV_YM` (`YYYMM`), `TARGET_RSEQ` (a list), and
+//! the checks across the rows of a parcel. A value that does not parse makes the whole record
+//! malformed, and the caller gets none of it.
 //!
-//! The legacy text formats (ROC dates `YYYMMDD`, shares `n/d` or `全部`, areas as decimal m²)
-//! are parsed here and only here; the seed writer formats them independently.
+//! The seed writer formats the legacy values independently of this reading side.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
+use tongdao_adapter_sdk::mapping::{Mapping, RecordMapping, RowError, SourceRow};
 use tongdao_core::ids::{BusinessNumber, NationalId};
 use tongdao_schemas::land::v1::{
-    Encumbrance, EncumbranceKind, Holding, OwnerKind, Ownership, Parcel, ParcelDescription,
-    ParcelKey, RocDate,
+    Encumbrance, Holding, OwnerKind, Ownership, Parcel, ParcelDescription, ParcelKey, RocDate,
 };
 
+use crate::schema::{DESCRIPTION_TABLE, OWNERSHIP_TABLE};
 use crate::store::{ParcelRows, Row};
 
-/// What is wrong with a source value. [`Problem::reason`] is the metric label.
+/// The shipped mapping (`adapters/land/mapping.toml`).
+pub const SHIPPED_MAPPING: &str = include_str!("../mapping.toml");
+
+/// The four record mappings the adapter needs, resolved once at start-up.
+#[derive(Debug, Clone)]
+pub struct LandMapping {
+    description: RecordMapping,
+    ownership: RecordMapping,
+    encumbrance: RecordMapping,
+    holding: RecordMapping,
+}
+
+impl LandMapping {
+    /// The shipped mapping.
+    pub fn shipped() -> Result<LandMapping, Vec<String>> {
+        Self::parse("adapters/land/mapping.toml", SHIPPED_MAPPING)
+    }
+
+    /// A mapping file replacing the shipped one (`[adapters.land] mapping`).
+    pub fn load(path: &Path) -> Result<LandMapping, Vec<String>> {
+        let mapping = Mapping::load(path).map_err(|e| e.0)?;
+        Self::resolve(&path.display().to_string(), &mapping)
+    }
+
+    /// Parses `text`; errors are `origin:line: message`.
+    pub fn parse(origin: &str, text: &str) -> Result<LandMapping, Vec<String>> {
+        let mapping = Mapping::parse(origin, text).map_err(|e| e.0)?;
+        Self::resolve(origin, &mapping)
+    }
+
+    fn resolve(origin: &str, mapping: &Mapping) -> Result<LandMapping, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut record = |name: &str, message: &str| match mapping.record(name) {
+            Some(record) if record.message_name() == message => Some(record.clone()),
+            Some(record) => {
+                problems.push(format!(
+                    "{origin}: [records.{name}] must map onto {message}, not {}",
+                    record.message_name()
+                ));
+                None
+            }
+            None => {
+                problems.push(format!(
+                    "{origin}: [records.{name}] (onto {message}) is missing"
+                ));
+                None
+            }
+        };
+        let description = record("description", "tongdao.land.v1.ParcelDescription");
+        let ownership = record("ownership", "tongdao.land.v1.Ownership");
+        let encumbrance = record("encumbrance", "tongdao.land.v1.Encumbrance");
+        let holding = record("holding", "tongdao.land.v1.Holding");
+        match (description, ownership, encumbrance, holding) {
+            (Some(description), Some(ownership), Some(encumbrance), Some(holding)) => {
+                Ok(LandMapping {
+                    description,
+                    ownership,
+                    encumbrance,
+                    holding,
+                })
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+impl SourceRow for Row {
+    fn column(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(Cow::Borrowed)
+    }
+}
+
+/// What the adapter's own checks find wrong (the mapping's converters report theirs as
+/// [`tongdao_adapter_sdk::mapping::RowProblem`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
     /// A required value is NULL or blank.
     Missing,
-    /// Not a real ROC date (`YYYMMDD`, or `YYMMDD` before year 100; `YYYMM` for months).
+    /// Not a real ROC month `YYYMM`.
     BadDate,
-    /// Not `n/d` with 1 ≤ n ≤ d, nor `全部`.
-    BadShare,
-    /// Not a positive decimal number of m² with at most 2 decimals.
-    BadArea,
-    /// Not a non-negative decimal integer in range.
-    BadNumber,
     /// A national ID or business number whose checksum fails.
     IdChecksum,
     /// An owner or holder ID of no known shape.
@@ -37,8 +108,6 @@ pub enum Problem {
     BadKey,
     /// A register sequence not of the table's shape.
     BadSequence,
-    /// A code missing from its code table.
-    UnknownCode,
     /// A value that is not text (BLOB, invalid UTF-8).
     NotText,
     /// Ownership or encumbrance rows without the parcel's description (標示部).
@@ -53,16 +122,12 @@ impl Problem {
     /// The `reason` label of `tongdao_adapter_source_malformed_total`.
     pub fn reason(self) -> &'static str {
         match self {
-            Problem::Missing => "missing_value",
-            Problem::BadDate => "bad_roc_date",
-            Problem::BadShare => "bad_share",
-            Problem::BadArea => "bad_area",
-            Problem::BadNumber => "bad_number",
+            Problem::Missing => "missing",
+            Problem::BadDate => "bad_date",
             Problem::IdChecksum => "id_checksum",
             Problem::IdShape => "id_shape",
             Problem::BadKey => "bad_parcel_key",
             Problem::BadSequence => "bad_register_sequence",
-            Problem::UnknownCode => "unknown_code",
             Problem::NotText => "not_text",
             Problem::MissingDescription => "missing_description",
             Problem::ShareTotal => "share_total",
@@ -71,7 +136,7 @@ impl Problem {
     }
 }
 
-/// A malformed source record: where (table, key, column) and what. Never holds the value
+/// A malformed source record: where (table, key, column) and why. Never holds the value
 /// itself (it may be a national ID).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {
@@ -80,9 +145,9 @@ pub struct RecordError {
     /// The row's key, `UNIT/SEC/PARCEL_NO[/RSEQ]`.
     pub key: String,
     /// The column.
-    pub column: &'static str,
-    /// What is wrong.
-    pub problem: Problem,
+    pub column: String,
+    /// Snake-case reason, the metric's label (`bad_date`, `bad_share`, `id_checksum` …).
+    pub reason: &'static str,
 }
 
 impl fmt::Display for RecordError {
@@ -90,10 +155,7 @@ impl fmt::Display for RecordError {
         write!(
             f,
             "{} {} column {}: {}",
-            self.table,
-            self.key,
-            self.column,
-            self.problem.reason()
+            self.table, self.key, self.column, self.reason
         )
     }
 }
@@ -124,18 +186,35 @@ impl<'a> Fields<'a> {
         key
     }
 
-    fn error(&self, column: &'static str, problem: Problem) -> RecordError {
+    fn error(&self, column: &str, problem: Problem) -> RecordError {
         RecordError {
             table: self.row.table(),
             key: self.key(),
-            column,
-            problem,
+            column: column.to_owned(),
+            reason: problem.reason(),
         }
     }
 
-    /// Trimmed text; NULL is blank.
-    fn text(&self, column: &'static str) -> String {
-        self.row.get(column).unwrap_or("").trim().to_owned()
+    /// A mapping error: the column it names, the converter's reason. Columns of the joined
+    /// description (`D_*`) are reported against the description's table and key.
+    fn mapped(&self, error: &RowError) -> RecordError {
+        match error.source_ref.strip_prefix("D_") {
+            Some(column) => RecordError {
+                table: DESCRIPTION_TABLE,
+                key: self
+                    .key()
+                    .rsplit_once('/')
+                    .map_or_else(String::new, |(k, _)| k.to_owned()),
+                column: column.to_owned(),
+                reason: error.problem.reason(),
+            },
+            None => RecordError {
+                table: self.row.table(),
+                key: self.key(),
+                column: error.source_ref.clone(),
+                reason: error.problem.reason(),
+            },
+        }
     }
 
     fn required(&self, column: &'static str) -> Result<&'a str, RecordError> {
@@ -152,15 +231,6 @@ impl<'a> Fields<'a> {
             .filter(|value| !value.is_empty())
     }
 
-    fn parse<T>(
-        &self,
-        column: &'static str,
-        problem: Problem,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Result<T, RecordError> {
-        parse(self.required(column)?).ok_or_else(|| self.error(column, problem))
-    }
-
     fn parse_optional<T>(
         &self,
         column: &'static str,
@@ -170,18 +240,6 @@ impl<'a> Fields<'a> {
         self.optional(column)
             .map(|value| parse(value).ok_or_else(|| self.error(column, problem)))
             .transpose()
-    }
-
-    fn date(&self, column: &'static str) -> Result<RocDate, RecordError> {
-        self.parse(column, Problem::BadDate, roc_date)
-    }
-
-    fn amount(&self, column: &'static str) -> Result<i64, RecordError> {
-        self.parse(column, Problem::BadNumber, amount)
-    }
-
-    fn share(&self, column: &'static str) -> Result<(u64, u64), RecordError> {
-        self.parse(column, Problem::BadShare, share)
     }
 
     /// `UNIT`, `SEC`, `PARCEL_NO` as a message key.
@@ -204,78 +262,47 @@ impl<'a> Fields<'a> {
             parcel_number: format!("{}-{}", &number[..4], &number[4..]),
         })
     }
-
-    fn sequence(&self, shape: fn(&str) -> bool) -> Result<String, RecordError> {
-        let sequence = self.required("RSEQ")?;
-        if shape(sequence) {
-            Ok(sequence.to_owned())
-        } else {
-            Err(self.error("RSEQ", Problem::BadSequence))
-        }
-    }
 }
 
 /// 標示部 → description.
-pub fn description(row: &Row) -> Result<ParcelDescription, RecordError> {
+pub fn description(mapping: &LandMapping, row: &Row) -> Result<ParcelDescription, RecordError> {
     let f = Fields::new(row)?;
-    Ok(ParcelDescription {
-        registered_on: Some(f.date("REG_DATE")?),
-        registration_reason: f.text("REG_REASON"),
-        area_cm2: f.parse("AREA", Problem::BadArea, area_cm2)?,
-        land_use_zone: f.text("ZONE"),
-        land_use_class: f.text("LAND_CLASS"),
-        announced_current_value_per_m2: f.amount("CUR_VALUE")?,
-        announced_land_price_per_m2: f.amount("LAND_PRICE")?,
-        county: f.required("COUNTY")?.to_owned(),
-        district: f.required("TOWN")?.to_owned(),
-        section_name: f.text("SEC_NAME"),
-        building_count: f
-            .parse_optional("BLDG_CNT", Problem::BadNumber, |v| {
-                amount(v).and_then(|n| u32::try_from(n).ok())
-            })?
-            .unwrap_or(0),
-    })
+    mapping.description.apply_to(row).map_err(|e| f.mapped(&e))
 }
 
 /// 所有權部 → ownership entry. The owner's kind follows from the shape of `OWNER_ID`.
-pub fn ownership(row: &Row) -> Result<Ownership, RecordError> {
+pub fn ownership(mapping: &LandMapping, row: &Row) -> Result<Ownership, RecordError> {
     let f = Fields::new(row)?;
-    let owner_id = f.text("OWNER_ID");
-    let owner_kind = owner_kind(&owner_id).map_err(|p| f.error("OWNER_ID", p))?;
-    let (share_numerator, share_denominator) = f.share("RIGHT_SCOPE")?;
-    Ok(Ownership {
-        register_sequence: f.sequence(|s| is_digits(s, 4))?,
-        registered_on: Some(f.date("REG_DATE")?),
-        registration_reason: f.text("REG_REASON"),
-        reason_date: f.parse_optional("REASON_DATE", Problem::BadDate, roc_date)?,
-        owner_name: f.required("OWNER_NAME")?.to_owned(),
-        owner_id,
-        owner_address: f.text("OWNER_ADDR"),
-        owner_kind: owner_kind as i32,
-        share_numerator,
-        share_denominator,
-        declared_land_price_per_m2: f
-            .parse_optional("DECL_PRICE", Problem::BadNumber, amount)?
-            .unwrap_or(0),
-        previous_transfer_value_per_m2: f
-            .parse_optional("PREV_VALUE", Problem::BadNumber, amount)?
-            .unwrap_or(0),
-        previous_transfer_on: f.parse_optional("PREV_YM", Problem::BadDate, roc_month)?,
-    })
+    let mut ownership: Ownership = mapping.ownership.apply_to(row).map_err(|e| f.mapped(&e))?;
+    if !is_digits(&ownership.register_sequence, 4) {
+        return Err(f.error("RSEQ", Problem::BadSequence));
+    }
+    let kind = owner_kind(&ownership.owner_id).map_err(|p| f.error("OWNER_ID", p))?;
+    ownership.owner_kind = kind as i32;
+    ownership.previous_transfer_on = f.parse_optional("PREV_YM", Problem::BadDate, roc_month)?;
+    Ok(ownership)
 }
 
 /// 他項權利部 → encumbrance.
-pub fn encumbrance(row: &Row) -> Result<Encumbrance, RecordError> {
+pub fn encumbrance(mapping: &LandMapping, row: &Row) -> Result<Encumbrance, RecordError> {
     let f = Fields::new(row)?;
-    let kind = f.parse("RIGHT_TYPE", Problem::UnknownCode, right_type)?;
-    let holder_id = f.text("HOLDER_ID");
-    if !holder_id.is_empty() {
-        owner_kind(&holder_id).map_err(|p| f.error("HOLDER_ID", p))?;
+    let mut encumbrance: Encumbrance = mapping
+        .encumbrance
+        .apply_to(row)
+        .map_err(|e| f.mapped(&e))?;
+    let sequence = encumbrance.register_sequence.as_str();
+    let well_formed = sequence.len() == 8
+        && sequence.as_bytes()[4] == b'-'
+        && is_digits(&sequence[..4], 4)
+        && is_digits(&sequence[5..], 3);
+    if !well_formed {
+        return Err(f.error("RSEQ", Problem::BadSequence));
     }
-    let (share_numerator, share_denominator) = f.share("RIGHT_SCOPE")?;
-    let encumbered_sequences = match f.optional("TARGET_RSEQ") {
-        None => Vec::new(),
-        Some(list) => list
+    if !encumbrance.holder_id.is_empty() {
+        owner_kind(&encumbrance.holder_id).map_err(|p| f.error("HOLDER_ID", p))?;
+    }
+    if let Some(list) = f.optional("TARGET_RSEQ") {
+        encumbrance.encumbered_sequences = list
             .split(',')
             .map(|s| {
                 let s = s.trim();
@@ -283,105 +310,55 @@ pub fn encumbrance(row: &Row) -> Result<Encumbrance, RecordError> {
                     .then(|| s.to_owned())
                     .ok_or_else(|| f.error("TARGET_RSEQ", Problem::BadSequence))
             })
-            .collect::<Result<_, _>>()?,
-    };
-    Ok(Encumbrance {
-        register_sequence: f.sequence(|s| {
-            s.len() == 8
-                && s.as_bytes()[4] == b'-'
-                && is_digits(&s[..4], 4)
-                && is_digits(&s[5..], 3)
-        })?,
-        kind: kind as i32,
-        registered_on: Some(f.date("REG_DATE")?),
-        registration_reason: f.text("REG_REASON"),
-        holder_name: f.required("HOLDER_NAME")?.to_owned(),
-        holder_id,
-        secured_amount: f
-            .parse_optional("AMOUNT", Problem::BadNumber, amount)?
-            .unwrap_or(0),
-        due_on: f.parse_optional("DUE_DATE", Problem::BadDate, roc_date)?,
-        share_numerator,
-        share_denominator,
-        encumbered_sequences,
-    })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(encumbrance)
 }
 
 /// A holdings row (ownership entry joined with its description) → holding.
-pub fn holding(row: &Row) -> Result<Holding, RecordError> {
+pub fn holding(mapping: &LandMapping, row: &Row) -> Result<Holding, RecordError> {
     let f = Fields::new(row)?;
     if f.optional("D_UNIT").is_none() {
         return Err(f.error("PARCEL_NO", Problem::MissingDescription));
     }
-    let (share_numerator, share_denominator) = f.share("RIGHT_SCOPE")?;
-    // The description's values are checked as strictly as GetParcel would.
-    let description = |column: &'static str| RecordError {
-        table: crate::schema::DESCRIPTION_TABLE,
-        key: f
-            .key()
-            .rsplit_once('/')
-            .map_or_else(String::new, |(k, _)| k.to_owned()),
-        column,
-        problem: Problem::Missing,
-    };
-    let area = f.optional("D_AREA").ok_or_else(|| description("AREA"))?;
-    let area_cm2 = area_cm2(area).ok_or_else(|| RecordError {
-        problem: Problem::BadArea,
-        ..description("AREA")
-    })?;
-    let value = f
-        .optional("D_CUR_VALUE")
-        .ok_or_else(|| description("CUR_VALUE"))?;
-    let announced_current_value_per_m2 = amount(value).ok_or_else(|| RecordError {
-        problem: Problem::BadNumber,
-        ..description("CUR_VALUE")
-    })?;
-    Ok(Holding {
-        key: Some(f.parcel_key()?),
-        county: f
-            .optional("D_COUNTY")
-            .ok_or_else(|| description("COUNTY"))?
-            .to_owned(),
-        district: f
-            .optional("D_TOWN")
-            .ok_or_else(|| description("TOWN"))?
-            .to_owned(),
-        section_name: f.text("D_SEC_NAME"),
-        area_cm2,
-        land_use_zone: f.text("D_ZONE"),
-        announced_current_value_per_m2,
-        register_sequence: f.sequence(|s| is_digits(s, 4))?,
-        share_numerator,
-        share_denominator,
-        registered_on: Some(f.date("REG_DATE")?),
-    })
+    let key = f.parcel_key()?;
+    let mut holding: Holding = mapping.holding.apply_to(row).map_err(|e| f.mapped(&e))?;
+    if !is_digits(&holding.register_sequence, 4) {
+        return Err(f.error("RSEQ", Problem::BadSequence));
+    }
+    holding.key = Some(key);
+    Ok(holding)
 }
 
 /// Every row under one key → the parcel, after checking the parts agree: the description
 /// exists, the shares add up to exactly 1, every encumbered sequence exists.
-pub fn parcel(key: ParcelKey, rows: &ParcelRows) -> Result<Parcel, RecordError> {
+pub fn parcel(
+    mapping: &LandMapping,
+    key: ParcelKey,
+    rows: &ParcelRows,
+) -> Result<Parcel, RecordError> {
     let Some(description_row) = &rows.description else {
         let orphan = rows.owners.first().or(rows.encumbrances.first());
         return Err(match orphan {
             Some(row) => Fields { row }.error("PARCEL_NO", Problem::MissingDescription),
             None => RecordError {
-                table: crate::schema::DESCRIPTION_TABLE,
+                table: DESCRIPTION_TABLE,
                 key: String::new(),
-                column: "PARCEL_NO",
-                problem: Problem::MissingDescription,
+                column: "PARCEL_NO".into(),
+                reason: Problem::MissingDescription.reason(),
             },
         });
     };
-    let description = description(description_row)?;
+    let description = description(mapping, description_row)?;
     let owners = rows
         .owners
         .iter()
-        .map(ownership)
+        .map(|row| ownership(mapping, row))
         .collect::<Result<Vec<_>, _>>()?;
     let encumbrances = rows
         .encumbrances
         .iter()
-        .map(encumbrance)
+        .map(|row| encumbrance(mapping, row))
         .collect::<Result<Vec<_>, _>>()?;
     let whole = Fields {
         row: description_row,
@@ -392,7 +369,7 @@ pub fn parcel(key: ParcelKey, rows: &ParcelRows) -> Result<Parcel, RecordError> 
             .map(|o| (o.share_numerator, o.share_denominator)),
     ) {
         return Err(RecordError {
-            table: crate::schema::OWNERSHIP_TABLE,
+            table: OWNERSHIP_TABLE,
             ..whole.error("RIGHT_SCOPE", Problem::ShareTotal)
         });
     }
@@ -447,87 +424,12 @@ fn real_date(year: u32, month: u32, day: u32) -> Option<RocDate> {
     (day <= days).then_some(RocDate { year, month, day })
 }
 
-/// `YYYMMDD` (or `YYMMDD` for years before 100) → a real calendar date.
-pub(crate) fn roc_date(s: &str) -> Option<RocDate> {
-    let year_len = match s.len() {
-        7 => 3,
-        6 => 2,
-        _ => return None,
-    };
-    let (y, rest) = s.split_at(year_len);
-    real_date(
-        digits_value(y)?,
-        digits_value(&rest[..2])?,
-        digits_value(&rest[2..])?,
-    )
-}
-
 /// `YYYMM` (前次移轉年月) → the first of that month.
 pub(crate) fn roc_month(s: &str) -> Option<RocDate> {
     if s.len() != 5 {
         return None;
     }
     real_date(digits_value(&s[..3])?, digits_value(&s[3..])?, 1)
-}
-
-/// `n/d` with 1 ≤ n ≤ d, or `全部` (sole ownership, 1/1).
-pub(crate) fn share(s: &str) -> Option<(u64, u64)> {
-    if s == "全部" {
-        return Some((1, 1));
-    }
-    let (n, d) = s.split_once('/')?;
-    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(n) || !all_digits(d) {
-        return None;
-    }
-    let (n, d): (u64, u64) = (n.parse().ok()?, d.parse().ok()?);
-    (n >= 1 && n <= d).then_some((n, d))
-}
-
-/// Decimal m² with at most 2 decimals (`123.45`, `80`, `0.5`), positive → cm².
-pub(crate) fn area_cm2(s: &str) -> Option<i64> {
-    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if fraction.len() > 2 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if s.ends_with('.') {
-        return None;
-    }
-    let whole: i64 = whole.parse().ok()?;
-    let mut hundredths: i64 = if fraction.is_empty() {
-        0
-    } else {
-        fraction.parse().ok()?
-    };
-    if fraction.len() == 1 {
-        hundredths *= 10;
-    }
-    let cm2 = whole.checked_mul(10_000)?.checked_add(hundredths * 100)?;
-    (cm2 > 0).then_some(cm2)
-}
-
-/// A non-negative decimal integer (NT$, counts).
-pub(crate) fn amount(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// 權利種類 code table (`FORMAT.md`).
-pub(crate) fn right_type(code: &str) -> Option<EncumbranceKind> {
-    Some(match code {
-        "01" => EncumbranceKind::Mortgage,
-        "02" => EncumbranceKind::MaximumAmountMortgage,
-        "03" => EncumbranceKind::Superficies,
-        "04" => EncumbranceKind::Servitude,
-        "05" => EncumbranceKind::AgriculturalUse,
-        "06" => EncumbranceKind::Dian,
-        _ => return None,
-    })
 }
 
 /// The kind of owner an ID's shape says: none → public; a national or resident ID (checksum

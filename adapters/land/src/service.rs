@@ -13,7 +13,7 @@ use tongdao_schemas::land::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::records::{self, RecordError};
+use crate::records::{self, LandMapping, RecordError};
 use crate::store::{LandStore, StoreError, StoredKey};
 
 /// Why a lookup produced no answer.
@@ -68,14 +68,14 @@ fn malformed(error: RecordError) -> LookupError {
     tracing::warn!(
         table = error.table,
         key = %error.key,
-        column = error.column,
-        reason = error.problem.reason(),
+        column = %error.column,
+        reason = error.reason,
         "land source record malformed; refused"
     );
     metrics::counter!(
         "tongdao_adapter_source_malformed_total",
         "adapter" => "land",
-        "reason" => error.problem.reason()
+        "reason" => error.reason
     )
     .increment(1);
     LookupError::SourceMalformed(error)
@@ -117,20 +117,22 @@ pub fn validate_key(key: Option<&ParcelKey>) -> Result<StoredKey, LookupError> {
 #[derive(Debug)]
 pub struct LandService<S> {
     store: Arc<S>,
+    mapping: Arc<LandMapping>,
 }
 
 impl<S> Clone for LandService<S> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
+            mapping: self.mapping.clone(),
         }
     }
 }
 
 impl<S: LandStore> LandService<S> {
-    /// A service answering from `store`.
-    pub fn new(store: Arc<S>) -> Self {
-        Self { store }
+    /// A service answering from `store`, mapping rows with `mapping`.
+    pub fn new(store: Arc<S>, mapping: Arc<LandMapping>) -> Self {
+        Self { store, mapping }
     }
 
     /// The store behind the service.
@@ -146,7 +148,7 @@ impl<S: LandStore> LandService<S> {
             return Err(LookupError::NotFound);
         }
         let key = key.cloned().unwrap_or_default();
-        records::parcel(key, &rows).map_err(malformed)
+        records::parcel(&self.mapping, key, &rows).map_err(malformed)
     }
 
     /// ListHoldings without the gRPC wrapping.
@@ -161,7 +163,7 @@ impl<S: LandStore> LandService<S> {
             .map_err(unavailable)?;
         let holdings = rows
             .iter()
-            .map(records::holding)
+            .map(|row| records::holding(&self.mapping, row))
             .collect::<Result<Vec<_>, _>>()
             .map_err(malformed)?;
         Ok(ListHoldingsResponse { holdings })

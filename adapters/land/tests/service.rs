@@ -207,12 +207,12 @@ struct Breakage {
 
 const BREAKAGES: &[Breakage] = &[
     Breakage {
-        reason: "bad_roc_date",
+        reason: "bad_date",
         sql: "UPDATE RALID SET REG_DATE = '1120231' WHERE {k}",
         holdings_fail: false,
     },
     Breakage {
-        reason: "bad_roc_date",
+        reason: "bad_date",
         sql: "UPDATE RBLOW SET REG_DATE = '11202xx' WHERE {k}",
         holdings_fail: true,
     },
@@ -222,17 +222,17 @@ const BREAKAGES: &[Breakage] = &[
         holdings_fail: true,
     },
     Breakage {
-        reason: "bad_area",
+        reason: "not_decimal",
         sql: "UPDATE RALID SET AREA = 'abc' WHERE {k}",
         holdings_fail: true,
     },
     Breakage {
-        reason: "bad_number",
+        reason: "not_integer",
         sql: "UPDATE RALID SET CUR_VALUE = '12,5' WHERE {k}",
         holdings_fail: true,
     },
     Breakage {
-        reason: "missing_value",
+        reason: "missing",
         sql: "UPDATE RALID SET COUNTY = '  ' WHERE {k}",
         holdings_fail: true,
     },
@@ -496,7 +496,7 @@ async fn postgres_gone_is_unavailable() {
     let store = AnyStore::open(&url, 2)
         .await
         .expect("open through the relay");
-    let service = LandService::new(std::sync::Arc::new(store));
+    let service = LandService::new(std::sync::Arc::new(store), common::mapping());
     let (_, owner) = person_owner(&register);
     list_holdings(&service, &owner).await.expect("served first");
     relay.cut();

@@ -1,59 +1,35 @@
 use super::*;
 
 #[test]
-fn roc_dates_must_be_real() {
-    assert_eq!(roc_date("1120229"), None, "2023 is not a leap year");
-    assert_eq!(
-        roc_date("1130229"),
-        Some(RocDate {
-            year: 113,
-            month: 2,
-            day: 29
-        })
-    );
-    assert_eq!(
-        roc_date("760221"),
-        Some(RocDate {
-            year: 76,
-            month: 2,
-            day: 21
-        })
-    );
-    for bad in [
-        "", "0000101", "1121301", "1120100", "112011", "11201011", "1a20101", "+120101",
-    ] {
-        assert_eq!(roc_date(bad), None, "{bad}");
-    }
+fn roc_months_must_be_real() {
     assert_eq!(
         roc_month("10203").map(|d| (d.year, d.month, d.day)),
         Some((102, 3, 1))
     );
-    assert_eq!(roc_month("10213"), None);
-}
-
-#[test]
-fn shares() {
-    assert_eq!(share("1/2"), Some((1, 2)));
-    assert_eq!(share("全部"), Some((1, 1)));
-    assert_eq!(share("10000/10000"), Some((10000, 10000)));
-    for bad in [
-        "3/0", "0/4", "5/4", "1/", "/2", "1/2/3", "a/b", " 1/2", "-1/2", "1 / 2",
-    ] {
-        assert_eq!(share(bad), None, "{bad}");
+    for bad in ["10213", "00001", "1020", "102031", "1a203", ""] {
+        assert_eq!(roc_month(bad), None, "{bad}");
     }
 }
 
 #[test]
-fn areas_are_exact() {
-    assert_eq!(area_cm2("123.45"), Some(1_234_500));
-    assert_eq!(area_cm2("0.01"), Some(100));
-    assert_eq!(area_cm2("80"), Some(800_000));
-    assert_eq!(area_cm2("2.5"), Some(25_000));
-    for bad in [
-        "abc", "", "0", "0.00", "1.234", "1.", ".5", "-1", "1,000", "1e3",
-    ] {
-        assert_eq!(area_cm2(bad), None, "{bad}");
-    }
+fn the_shipped_mapping_resolves() {
+    LandMapping::shipped().expect("shipped mapping");
+    let problems = LandMapping::parse(
+        "custom.toml",
+        "[records.description]\nmessage = \"tongdao.land.v1.Holding\"\n\
+         [records.description.fields]\ncounty = { column = \"X\" }\n",
+    )
+    .expect_err("incomplete");
+    assert!(
+        problems.iter().any(|p| p.contains("[records.ownership]")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("must map onto tongdao.land.v1.ParcelDescription")),
+        "{problems:?}"
+    );
 }
 
 #[test]

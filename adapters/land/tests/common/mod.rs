@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tongdao_adapter_land::seed;
-use tongdao_adapter_land::{AnyStore, LandService};
+use tongdao_adapter_land::{AnyStore, LandMapping, LandService};
 use tongdao_schemas::land::v1 as pb;
 use tongdao_synth::registers::{EncumbranceKind, LandRegister, Owner, Parcel, Registers};
 use tongdao_synth::{Population, RocDate};
@@ -21,6 +21,11 @@ pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test"
 /// The PostgreSQL server tests use (`TONGDAO_TEST_POSTGRES_URL`, else the local default).
 pub fn postgres_url() -> String {
     std::env::var("TONGDAO_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into())
+}
+
+/// The shipped mapping.
+pub fn mapping() -> Arc<LandMapping> {
+    Arc::new(LandMapping::shipped().expect("the shipped mapping"))
 }
 
 /// A generated register (cached per seed and size).
@@ -101,7 +106,7 @@ impl Fixture {
                     database,
                     sqlite_path: Some(path),
                     schema: None,
-                    service: LandService::new(Arc::new(store)),
+                    service: LandService::new(Arc::new(store), mapping()),
                     _dir: Some(dir),
                 })
             }
@@ -125,7 +130,7 @@ impl Fixture {
                     database,
                     sqlite_path: None,
                     schema: Some(schema),
-                    service: LandService::new(Arc::new(store)),
+                    service: LandService::new(Arc::new(store), mapping()),
                     _dir: None,
                 })
             }
