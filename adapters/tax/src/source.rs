@@ -13,9 +13,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use prost_reflect::DynamicMessage;
 use tongdao_adapter_sdk::mapping::{Mapping, RecordMapping, SourceRow};
 use tongdao_core::ids::{BusinessNumber, NationalId};
-use tongdao_schemas::tax::v1::{IncomeItem, PropertyItem, PropertyKind, TaxKind, TaxPayment};
+use tongdao_schemas::tax::v1::{PropertyKind, TaxKind};
 
 use crate::service::LookupError;
 
@@ -558,44 +559,73 @@ fn business_number_ok(text: &str) -> bool {
     text.is_empty() || text.parse::<BusinessNumber>().is_ok()
 }
 
-/// The checks beyond the mapping (FORMAT.md, "How the reader treats errors").
+/// A string field of a mapped message ("" when unset).
+fn text_field<'m>(message: &'m DynamicMessage, name: &str) -> Cow<'m, str> {
+    match message.get_field_by_name(name) {
+        Some(Cow::Borrowed(value)) => Cow::Borrowed(value.as_str().unwrap_or("")),
+        Some(Cow::Owned(value)) => Cow::Owned(value.as_str().unwrap_or("").to_owned()),
+        None => Cow::Borrowed(""),
+    }
+}
+
+/// An int64 field of a mapped message (0 when unset).
+fn int_field(message: &DynamicMessage, name: &str) -> i64 {
+    message
+        .get_field_by_name(name)
+        .and_then(|value| value.as_i64())
+        .unwrap_or(0)
+}
+
+/// Maps the line and applies the checks beyond the mapping (FORMAT.md, "How the reader treats
+/// errors"). Load only validates, so it stays with the dynamic message and never converts it
+/// to the generated type (a request does that, through the same mapping).
 fn check_item(kind: FileKind, record: &RecordMapping, row: &Row<'_>) -> Result<(), Fault> {
-    let mapping_fault = |e: tongdao_adapter_sdk::mapping::RowError| Fault {
+    let item = record.apply(row).map_err(|e| Fault {
         reason: e.problem.reason(),
         column: Some(e.field),
-    };
+    })?;
     match kind {
         FileKind::Income => {
-            let item: IncomeItem = record.apply_to(row).map_err(mapping_fault)?;
-            if !INCOME_FORMATS.contains(&item.income_format_code.as_str()) {
+            let code = text_field(&item, "income_format_code");
+            if !INCOME_FORMATS.contains(&code.as_ref()) {
                 return Err(fault("unknown_income_format", "income_format_code"));
             }
-            if !business_number_ok(&item.payer_business_number) {
+            if !business_number_ok(&text_field(&item, "payer_business_number")) {
                 return Err(fault("bad_business_number", "payer_business_number"));
             }
-            if item.payer_name.is_empty() {
+            if text_field(&item, "payer_name").is_empty() {
                 return Err(fault("missing", "payer_name"));
             }
-            if item.gross_amount.checked_sub(item.tax_withheld) != Some(item.net_amount) {
+            let (gross, withheld) = (
+                int_field(&item, "gross_amount"),
+                int_field(&item, "tax_withheld"),
+            );
+            if gross.checked_sub(withheld) != Some(int_field(&item, "net_amount")) {
                 return Err(fault("amounts_disagree", "net_amount"));
             }
         }
         FileKind::Property => {
-            let item: PropertyItem = record.apply_to(row).map_err(mapping_fault)?;
-            if item.kind() == PropertyKind::Unspecified {
+            let kind = item
+                .get_field_by_name("kind")
+                .and_then(|value| value.as_enum_number())
+                .unwrap_or(0);
+            if PropertyKind::try_from(kind).unwrap_or(PropertyKind::Unspecified)
+                == PropertyKind::Unspecified
+            {
                 return Err(fault("unknown_code", "kind"));
             }
-            if !business_number_ok(&item.investee_business_number) {
+            if !business_number_ok(&text_field(&item, "investee_business_number")) {
                 return Err(fault("bad_business_number", "investee_business_number"));
             }
         }
         FileKind::Payments => {
-            let item: TaxPayment = record.apply_to(row).map_err(mapping_fault)?;
-            if item.amount_paid <= 0 {
+            if int_field(&item, "amount_paid") <= 0 {
                 return Err(fault("bad_amount", "amount_paid"));
             }
-            if item.tax_registration_number.is_empty() || item.property_location.is_empty() {
-                return Err(fault("missing", "tax_registration_number"));
+            for name in ["tax_registration_number", "property_location"] {
+                if text_field(&item, name).is_empty() {
+                    return Err(fault("missing", name));
+                }
             }
         }
     }

@@ -197,8 +197,23 @@ fn hand_built_records_round_trip() {
 fn generated_registers_round_trip() {
     let population = tongdao_synth::Population::generate(7, 300);
     let registers = tongdao_synth::Registers::generate(&population);
-    // Until the register generator fills the tax records this checks only the empty files.
-    assert_round_trip(&registers.tax);
+    let tax = &registers.tax;
+    assert!(
+        !tax.income.is_empty() && !tax.property.is_empty() && !tax.payments.is_empty(),
+        "the generator fills all three: {} income, {} property, {} payments",
+        tax.income.len(),
+        tax.property.len(),
+        tax.payments.len()
+    );
+    for kind in [
+        registers::PropertyKind::Land,
+        registers::PropertyKind::Building,
+        registers::PropertyKind::Vehicle,
+        registers::PropertyKind::Investment,
+    ] {
+        assert!(tax.property.iter().any(|p| p.kind == kind), "{kind:?}");
+    }
+    assert_round_trip(tax);
 }
 
 #[test]
@@ -423,3 +438,4 @@ fn seeded_files_have_bom_crlf_header_and_trailer() {
     assert!(property.contains("|987.65|全部|"), "{property}");
     assert!(property.contains("|0980228|"));
 }
+
