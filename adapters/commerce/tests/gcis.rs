@@ -953,3 +953,43 @@ async fn latency_of_get_company() {
     );
     standin.stop().await;
 }
+
+#[tokio::test]
+async fn build_reports_every_problem_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = dir.path().join("mapping.toml");
+    std::fs::write(
+        &mapping,
+        tongdao_adapter_commerce::records::SHIPPED_MAPPING
+            .replace("[records.directorship]", "[records.directorships]")
+            .replace(
+                "[records.directorship.fields]",
+                "[records.directorships.fields]",
+            ),
+    )
+    .expect("write");
+    let config = tongdao_config::CommerceAdapterConfig {
+        server: tongdao_config::AdapterServerConfig {
+            listen_addr: "127.0.0.1:0".parse().expect("addr"),
+            tls: tongdao_config::TlsFiles {
+                certificate: dir.path().join("absent.pem"),
+                private_key: dir.path().join("absent.key"),
+                trust_anchors: vec![dir.path().join("absent-ca.pem")],
+                crls: vec![],
+            },
+            broker_name: "broker.tongdao.test".into(),
+            handshake_timeout_ms: 1000,
+        },
+        gcis_url: "https://data.gcis.nat.gov.tw".into(),
+        gcis_timeout_ms: 1000,
+        mapping: Some(mapping),
+    };
+    let error = tongdao_adapter_commerce::build(&config)
+        .await
+        .expect_err("refused");
+    assert_eq!(error.name, "commerce");
+    let all = error.problems.join("\n");
+    assert!(all.contains("tls"), "{all}");
+    assert!(all.contains("https is not supported"), "{all}");
+    assert!(all.contains("[records.directorship]"), "{all}");
+}
