@@ -262,6 +262,8 @@ struct FieldPlan {
     source_ref: String,
     optional: bool,
     encoding: Encoding,
+    /// For a repeated field: the separator between its elements in the one source value.
+    split: Option<String>,
     /// The message fields leading to the target's message (empty for a top-level field).
     parents: Vec<FieldDescriptor>,
     field: FieldDescriptor,
@@ -373,12 +375,14 @@ impl EnumTarget {
 #[derive(Debug, Clone)]
 enum Converter {
     Text,
+    TextTrim,
     TextRaw,
     Integer(IntKind),
     AreaM2ToCm2(IntKind),
     ShareNumerator(IntKind),
     ShareDenominator(IntKind),
     RocDate(Box<DateTarget>),
+    RocYearMonth(Box<DateTarget>),
     GregorianDate(Box<DateTarget>),
     CodeString(HashMap<String, String>),
     CodeEnum(HashMap<String, i32>),
@@ -391,12 +395,17 @@ impl Converter {
     fn convert(&self, text: &str) -> Result<Value, RowProblem> {
         match self {
             Converter::Text => Ok(Value::String(convert::normalize(text).into_owned())),
+            Converter::TextTrim => Ok(Value::String(convert::trim(text).to_owned())),
             Converter::TextRaw => Ok(Value::String(text.to_owned())),
             Converter::Integer(kind) => kind.value(convert::integer(text)?),
             Converter::AreaM2ToCm2(kind) => kind.value(convert::area_m2_to_cm2(text)?),
             Converter::ShareNumerator(kind) => kind.value(i128::from(convert::share(text)?.0)),
             Converter::ShareDenominator(kind) => kind.value(i128::from(convert::share(text)?.1)),
             Converter::RocDate(target) => target.value(convert::roc_date(text)?),
+            Converter::RocYearMonth(target) => {
+                let (year, month) = convert::roc_year_month(text)?;
+                target.value((year, month, 0))
+            }
             Converter::GregorianDate(target) => target.value(convert::gregorian_date(text)?),
             Converter::CodeString(table) => table
                 .get(convert::normalize(text).as_ref())
@@ -462,7 +471,18 @@ impl FieldPlan {
         if convert::is_blank(&text) {
             return self.absent();
         }
-        self.converter.convert(&text).map(Some)
+        let Some(separator) = &self.split else {
+            return self.converter.convert(&text).map(Some);
+        };
+        let elements = text
+            .split(separator.as_str())
+            .filter(|element| !convert::is_blank(element))
+            .map(|element| self.converter.convert(element))
+            .collect::<Result<Vec<Value>, RowProblem>>()?;
+        if elements.is_empty() {
+            return self.absent();
+        }
+        Ok(Some(Value::List(elements)))
     }
 }
 
@@ -481,11 +501,12 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Option<Cow<'_, str>> {
 // Parsing and checking the file.
 
 /// The converters a mapping may name, for error messages.
-const CONVERTERS: &str = "text, text_raw, integer, area_m2_to_cm2, roc_date, gregorian_date, \
-                          share_numerator, share_denominator, code, enum, bool";
+const CONVERTERS: &str = "text, text_trim, text_raw, integer, area_m2_to_cm2, roc_date, \
+                          roc_year_month, gregorian_date, share_numerator, share_denominator, \
+                          code, enum, bool";
 
 /// The keys of a field's inline table.
-const SPEC_KEYS: [&str; 5] = ["column", "slice", "convert", "table", "optional"];
+const SPEC_KEYS: [&str; 6] = ["column", "slice", "convert", "table", "optional", "split"];
 
 /// A code table as written: (normalised code, value, span of the entry).
 #[derive(Debug)]
@@ -503,6 +524,8 @@ struct FieldSpec {
     convert_given: bool,
     table: Option<(String, Range<usize>)>,
     optional: bool,
+    /// The separator of a repeated field's elements.
+    split: Option<(String, Range<usize>)>,
 }
 
 struct Parser<'a> {
@@ -814,6 +837,7 @@ impl<'a> Parser<'a> {
         let mut convert_given = false;
         let mut code_table = None;
         let mut optional = false;
+        let mut split = None;
         let at = format!("{here}.fields.{path}");
         for (key, value) in table.iter() {
             let key_name = key.get_ref().as_ref();
@@ -856,7 +880,13 @@ impl<'a> Parser<'a> {
                 }
                 ("table", DeValue::String(name)) => code_table = Some((name.to_string(), value.span())),
                 ("optional", DeValue::Boolean(b)) => optional = *b,
-                ("column" | "convert" | "table", other) => self.error(
+                ("split", DeValue::String(separator)) => {
+                    if separator.is_empty() {
+                        self.error(&value.span(), format!("{at}: empty split separator"));
+                    }
+                    split = Some((separator.to_string(), value.span()));
+                }
+                ("column" | "convert" | "table" | "split", other) => self.error(
                     &value.span(),
                     format!("{at}: `{key_name}` must be a string, not a {}", other.type_str()),
                 ),
@@ -870,7 +900,7 @@ impl<'a> Parser<'a> {
                 ),
                 (other, _) => self.error(
                     &key.span(),
-                    format!("{at}: unknown key `{other}` (expected column, slice, convert, table, optional)"),
+                    format!("{at}: unknown key `{other}` (expected column, slice, convert, table, optional, split)"),
                 ),
             }
         }
@@ -903,6 +933,7 @@ impl<'a> Parser<'a> {
             convert_given,
             table: code_table,
             optional,
+            split,
         })
     }
 
@@ -923,6 +954,29 @@ impl<'a> Parser<'a> {
                 return None;
             }
         };
+        match (&spec.split, field.is_list()) {
+            (None, true) => {
+                self.error(
+                    &spec.span,
+                    format!(
+                        "{at}: {} is repeated: give `split = \"<separator>\"` to fill it from one value, or map one row per element",
+                        field.full_name()
+                    ),
+                );
+                return None;
+            }
+            (Some((_, span)), false) => {
+                self.error(
+                    span,
+                    format!(
+                        "{at}: `split` is only for repeated fields, and {} is not one",
+                        field.full_name()
+                    ),
+                );
+                return None;
+            }
+            _ => {}
+        }
         let (source, source_ref) = spec.source.clone()?;
         let converter = self.converter(&at, spec, &field, tables)?;
         Some(FieldPlan {
@@ -931,6 +985,7 @@ impl<'a> Parser<'a> {
             source_ref,
             optional: spec.optional,
             encoding,
+            split: spec.split.as_ref().map(|(separator, _)| separator.clone()),
             parents,
             field,
             converter,
@@ -958,10 +1013,12 @@ impl<'a> Parser<'a> {
         }
         let mismatch = |needs: &str| {
             let fitting = match &kind {
-                Kind::String => "text, text_raw, code",
+                Kind::String => "text, text_trim, text_raw, code",
                 Kind::Enum(_) => "code, enum",
                 Kind::Bool => "bool",
-                Kind::Message(m) if DateTarget::of(m).is_some() => "roc_date, gregorian_date",
+                Kind::Message(m) if DateTarget::of(m).is_some() => {
+                    "roc_date, roc_year_month, gregorian_date"
+                }
                 Kind::Message(_) => "none: map the fields inside it with dotted paths",
                 other if IntKind::of(other).is_some() => {
                     "integer, area_m2_to_cm2, share_numerator, share_denominator"
@@ -980,8 +1037,9 @@ impl<'a> Parser<'a> {
             )
         };
         let converter = match name.as_str() {
-            "text" | "text_raw" => match kind {
+            "text" | "text_trim" | "text_raw" => match kind {
                 Kind::String if name == "text" => Converter::Text,
+                Kind::String if name == "text_trim" => Converter::TextTrim,
                 Kind::String => Converter::TextRaw,
                 _ => {
                     self.error(convert_span, mismatch("a string field"));
@@ -1000,7 +1058,7 @@ impl<'a> Parser<'a> {
                     _ => Converter::ShareDenominator(int),
                 }
             }
-            "roc_date" | "gregorian_date" => {
+            "roc_date" | "roc_year_month" | "gregorian_date" => {
                 let target = match &kind {
                     Kind::Message(message) => DateTarget::of(message),
                     _ => None,
@@ -1012,10 +1070,10 @@ impl<'a> Parser<'a> {
                     );
                     return None;
                 };
-                if name == "roc_date" {
-                    Converter::RocDate(Box::new(target))
-                } else {
-                    Converter::GregorianDate(Box::new(target))
+                match name.as_str() {
+                    "roc_date" => Converter::RocDate(Box::new(target)),
+                    "roc_year_month" => Converter::RocYearMonth(Box::new(target)),
+                    _ => Converter::GregorianDate(Box::new(target)),
                 }
             }
             "code" => {
@@ -1183,14 +1241,20 @@ fn resolve(
                 message.full_name()
             ));
         };
-        if field.is_map() || field.is_list() {
+        if field.is_map() {
             return Err(format!(
-                "{} is repeated: a mapping fills singular fields only",
+                "{} is a map: a mapping cannot fill map fields",
                 field.full_name()
             ));
         }
         if segments.peek().is_none() {
             return Ok((parents, field));
+        }
+        if field.is_list() {
+            return Err(format!(
+                "{} is repeated, so `{path}` cannot reach inside it: map one row per element",
+                field.full_name()
+            ));
         }
         let Kind::Message(inner) = field.kind() else {
             return Err(format!(

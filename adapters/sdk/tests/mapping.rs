@@ -443,3 +443,55 @@ fn dynamic_values_for_enum_codes() {
     );
     assert_eq!(record.message_name(), "tongdao.tax.v1.PropertyItem");
 }
+
+#[test]
+fn encumbrance_with_a_split_list_and_a_year_month_round_trips() {
+    let text = r#"
+[tables.right]
+"A" = "MORTGAGE"
+"B" = "MAXIMUM_AMOUNT_MORTGAGE"
+[records.encumbrance]
+message = "tongdao.land.v1.Encumbrance"
+[records.encumbrance.fields]
+register_sequence = { column = "RSEQ" }
+kind = { column = "RIGHT", convert = "code", table = "right" }
+holder_name = { column = "HOLDER", convert = "text_trim" }
+secured_amount = { column = "AMOUNT", convert = "integer" }
+due_on = { column = "DUE", convert = "roc_year_month" }
+share_numerator = { column = "SHARE", convert = "share_numerator" }
+share_denominator = { column = "SHARE", convert = "share_denominator" }
+encumbered_sequences = { column = "TARGETS", split = ";" }
+"#;
+    let mapping = Mapping::parse("land.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let record = mapping.record("encumbrance").expect("record");
+    let row: &[(&str, &str)] = &[
+        ("RSEQ", "0001-000"),
+        ("RIGHT", "B"),
+        ("HOLDER", " 臺灣土地銀行（股）公司 "),
+        ("AMOUNT", "3,600,000"),
+        ("DUE", "142/06"),
+        ("SHARE", "1/2"),
+        ("TARGETS", "0001;0003"),
+    ];
+    let encumbrance: land::Encumbrance = record.apply_to(row).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        encumbrance,
+        land::Encumbrance {
+            register_sequence: "0001-000".to_owned(),
+            kind: land::EncumbranceKind::MaximumAmountMortgage as i32,
+            registered_on: None,
+            registration_reason: String::new(),
+            holder_name: "臺灣土地銀行（股）公司".to_owned(),
+            holder_id: String::new(),
+            secured_amount: 3_600_000,
+            due_on: Some(land::RocDate {
+                year: 142,
+                month: 6,
+                day: 0
+            }),
+            share_numerator: 1,
+            share_denominator: 2,
+            encumbered_sequences: vec!["0001".to_owned(), "0003".to_owned()],
+        }
+    );
+}

@@ -28,6 +28,11 @@ pub(super) fn is_blank(text: &str) -> bool {
     text.chars().all(is_space)
 }
 
+/// The `text_trim` rule: trims ASCII and full-width spaces, keeps everything else as it is.
+pub(super) fn trim(text: &str) -> &str {
+    text.trim_matches(is_space)
+}
+
 /// The `text` rule: trims ASCII and full-width spaces and turns full-width ASCII (U+FF01–U+FF5E)
 /// and the full-width space into their half-width forms. Borrows when nothing changes.
 pub(super) fn normalize(text: &str) -> Cow<'_, str> {
@@ -215,6 +220,35 @@ pub(super) fn roc_date(text: &str) -> Result<(u32, u32, u32), RowProblem> {
     }
     checked_date(i64::from(year) + 1911, month, day, text)?;
     Ok((year, month, day))
+}
+
+/// The `roc_year_month` rule: `YYYMM` (or `YYMM` for years before 100), `YYY/MM`, `YYY-MM`,
+/// `YYY.MM` or `YYY年MM月` (optionally prefixed `民國`), as (ROC year, month) with ROC year ≥ 1
+/// and month 1–12.
+pub(super) fn roc_year_month(text: &str) -> Result<(u32, u32), RowProblem> {
+    let bad = || RowProblem::BadDate(quote(text));
+    let norm = normalize(text);
+    let norm = norm.strip_prefix("民國").unwrap_or(&norm).trim();
+    let (y, m) = if let Some(rest) = norm.strip_suffix('月') {
+        let (y, m) = rest.split_once('年').ok_or_else(bad)?;
+        (y.trim(), m.trim())
+    } else if norm.bytes().all(|b| b.is_ascii_digit()) {
+        if !(4..=5).contains(&norm.len()) {
+            return Err(bad());
+        }
+        norm.split_at(norm.len() - 2)
+    } else {
+        let sep = norm
+            .chars()
+            .find(|c| ['/', '-', '.'].contains(c))
+            .ok_or_else(bad)?;
+        norm.split_once(sep).ok_or_else(bad)?
+    };
+    let (year, month) = (number(y, 3).ok_or_else(bad)?, number(m, 2).ok_or_else(bad)?);
+    if year == 0 || !(1..=12).contains(&month) {
+        return Err(bad());
+    }
+    Ok((year, month))
 }
 
 /// The `gregorian_date` rule: `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD`, as (ROC year, month,

@@ -641,6 +641,126 @@ kind = { column = "c", convert = "text" }
         5,
         "convert `text` (the default) needs a string field, but tongdao.tax.v1.PropertyItem.area_cm2 is an int64 (converters for it: integer, area_m2_to_cm2",
     );
-    assert_error(&errors, 6, "(converters for it: roc_date, gregorian_date)");
+    assert_error(
+        &errors,
+        6,
+        "(converters for it: roc_date, roc_year_month, gregorian_date)",
+    );
     assert_error(&errors, 7, "(converters for it: code, enum)");
+}
+
+#[test]
+fn split_fills_a_repeated_field_from_one_value() {
+    let text = r#"
+[records.e]
+message = "tongdao.land.v1.Encumbrance"
+[records.e.fields]
+register_sequence = { column = "seq" }
+encumbered_sequences = { column = "targets", split = ",", optional = true }
+"#;
+    let mapping = Mapping::parse("m.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let record = mapping.record("e").expect("e");
+    let message = record
+        .apply(&row(&[
+            ("seq", "0001-000"),
+            ("targets", " 0001, 0002 ,,0003 "),
+        ]))
+        .expect("maps");
+    assert_eq!(
+        *get(&message, "encumbered_sequences"),
+        Value::List(vec![
+            Value::String("0001".into()),
+            Value::String("0002".into()),
+            Value::String("0003".into()),
+        ])
+    );
+    // Only separators and blanks: no elements, as for a blank value.
+    let message = record
+        .apply(&row(&[("seq", "0001-000"), ("targets", " , ,")]))
+        .expect("optional");
+    assert!(!message.has_field_by_name("encumbered_sequences"));
+}
+
+#[test]
+fn split_elements_are_converted_one_by_one() {
+    let text = r#"
+[tables.names]
+"1" = "0001"
+"2" = "0002"
+[records.e]
+message = "tongdao.land.v1.Encumbrance"
+[records.e.fields]
+encumbered_sequences = { column = "t", convert = "code", table = "names", split = "/" }
+"#;
+    let mapping = Mapping::parse("m.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let record = mapping.record("e").expect("e");
+    let message = record.apply(&row(&[("t", "2/1")])).expect("maps");
+    assert_eq!(
+        *get(&message, "encumbered_sequences"),
+        Value::List(vec![
+            Value::String("0002".into()),
+            Value::String("0001".into())
+        ])
+    );
+    let err = record.apply(&row(&[("t", "1/3")])).expect_err("3 unknown");
+    assert_eq!(err.field, "encumbered_sequences");
+    assert_eq!(err.problem, RowProblem::UnknownCode("3".into()));
+    assert_eq!(
+        record
+            .apply(&row(&[("t", "/")]))
+            .expect_err("required")
+            .problem,
+        RowProblem::Missing
+    );
+}
+
+#[test]
+fn split_only_with_repeated_fields() {
+    let text = r#"
+[records.e]
+message = "tongdao.land.v1.Encumbrance"
+[records.e.fields]
+encumbered_sequences = { column = "a" }
+holder_name = { column = "b", split = "," }
+register_sequence = { column = "c", split = "" }
+share_numerator = { column = "d", split = 1 }
+"#;
+    let errors = errors(text);
+    assert_error(&errors, 5, "is repeated: give `split");
+    assert_error(&errors, 6, "`split` is only for repeated fields");
+    assert_error(&errors, 7, "empty split separator");
+    assert_error(&errors, 8, "`split` must be a string");
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+}
+
+#[test]
+fn text_trim_and_roc_year_month() {
+    let text = r#"
+[records.o]
+message = "tongdao.land.v1.Ownership"
+[records.o.fields]
+registration_reason = { column = "reason", convert = "text_trim" }
+previous_transfer_on = { column = "ym", convert = "roc_year_month" }
+"#;
+    let mapping = Mapping::parse("m.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let record = mapping.record("o").expect("o");
+    let message = record
+        .apply(&row(&[
+            ("reason", "\u{3000}買賣（部分）\u{3000}"),
+            ("ym", "08507"),
+        ]))
+        .expect("maps");
+    assert_eq!(
+        *get(&message, "registration_reason"),
+        Value::String("買賣（部分）".into())
+    );
+    let ym = get(&message, "previous_transfer_on");
+    let ym = ym.as_message().expect("date");
+    assert_eq!(*get(ym, "year"), Value::U32(85));
+    assert_eq!(*get(ym, "month"), Value::U32(7));
+    assert_eq!(*get(ym, "day"), Value::U32(0));
+    let err = record
+        .apply(&row(&[("reason", "x"), ("ym", "08513")]))
+        .expect_err("month 13");
+    assert_eq!(err.problem, RowProblem::BadDate("08513".into()));
 }

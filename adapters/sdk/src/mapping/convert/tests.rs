@@ -285,3 +285,41 @@ fn converters_never_panic_and_keep_their_invariants() {
         );
     }
 }
+
+#[test]
+fn trim_keeps_full_width_characters() {
+    assert_eq!(trim("\u{3000} 營造業（限土木）， "), "營造業（限土木），");
+    assert_eq!(trim("ＡＢＣ"), "ＡＢＣ");
+    assert_eq!(trim(" a\u{3000}b "), "a\u{3000}b");
+}
+
+#[test]
+fn roc_year_month_forms() {
+    assert_eq!(roc_year_month("08507"), Ok((85, 7)));
+    assert_eq!(roc_year_month("11212"), Ok((112, 12)));
+    assert_eq!(roc_year_month("8507"), Ok((85, 7)));
+    assert_eq!(roc_year_month("85/7"), Ok((85, 7)));
+    assert_eq!(roc_year_month("112-01"), Ok((112, 1)));
+    assert_eq!(roc_year_month("112.01"), Ok((112, 1)));
+    assert_eq!(roc_year_month("民國85年7月"), Ok((85, 7)));
+    assert_eq!(roc_year_month("１１２／０１"), Ok((112, 1)));
+    for bad in [
+        "11213",
+        "11200",
+        "00007",
+        "112",
+        "1120101",
+        "112/01/01",
+        "112/",
+        "/01",
+        "85年",
+        "x",
+        "112年13月",
+    ] {
+        assert!(
+            matches!(roc_year_month(bad), Err(RowProblem::BadDate(_))),
+            "{bad}: {:?}",
+            roc_year_month(bad)
+        );
+    }
+}
