@@ -30,7 +30,10 @@ const SERVING: i32 = 1;
 
 /// Bodies no protobuf decoder accepts, whatever the message type: a tag with wire type 7
 /// (which does not exist), and a length-delimited field announcing more bytes than follow.
-const GARBAGE: [&[u8]; 2] = [b"\x0f\xff\xff\xff\xff", b"\x0a\x64abc"];
+const GARBAGE: [(&str, &[u8]); 2] = [
+    ("wire type 7", b"\x0f\xff\xff\xff\xff"),
+    ("truncated field", b"\x0a\x64abc"),
+];
 
 /// Runs every check against `target` and reports them in order.
 pub async fn run_checks(target: &Target) -> Report {
@@ -407,7 +410,7 @@ impl Run<'_> {
                 "C-TLS-1",
                 "broker certificate accepted over TLS 1.3, ALPN h2",
                 Outcome::Fail,
-                format!("after the handshake the adapter neither spoke HTTP/2 nor closed within {limit} ms"),
+                format!("the adapter neither completed the handshake and spoke HTTP/2 nor closed within {limit} ms"),
             ),
             Probe::Unreachable(why) => self.push(
                 "C-TLS-1",
@@ -423,7 +426,7 @@ impl Run<'_> {
                 Probe::Accepted { version, .. } => (
                     Outcome::Fail,
                     format!(
-                        "{who} completed a {version} handshake and the adapter spoke HTTP/2: it must end the handshake"
+                        "{who} completed a {version} handshake and the adapter went on to serve the connection: it must end the handshake with an alert"
                     ),
                 ),
                 Probe::Silent => (
@@ -867,19 +870,18 @@ impl Run<'_> {
         let name = plan.name("undecodable request refused, adapter stays healthy");
         let mut problems = Vec::new();
         let mut codes = Vec::new();
-        for body in GARBAGE {
+        for (label, body) in GARBAGE {
             match self.call(&plan.path, body, None).await {
                 Ok(reply) => {
-                    self.remember(plan.name("undecodable request"), &reply, false);
+                    let context = plan.name(&format!("undecodable request ({label})"));
+                    self.remember(context, &reply, false);
                     if reply.code() == Code::Ok {
-                        problems.push("an undecodable request was answered OK".to_owned());
+                        problems.push(format!("{label}: an undecodable request was answered OK"));
                     } else {
                         codes.push(reply.code());
                     }
                 }
-                Err(why) => {
-                    problems.push(format!("no gRPC answer to an undecodable request: {why}"))
-                }
+                Err(why) => problems.push(format!("{label}: no gRPC answer: {why}")),
             }
         }
         match self.health_status("").await {
@@ -1113,7 +1115,7 @@ impl Run<'_> {
                                 info.reason,
                                 code_for(reason),
                                 seen.status.code()
-                            ))
+                            ));
                         }
                         Some(_) => {}
                     }

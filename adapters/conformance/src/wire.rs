@@ -87,7 +87,7 @@ pub(crate) async fn tls_connect(
     {
         Ok(Ok(tls)) => Ok(tls),
         Ok(Err(e)) => Err(ConnectError::Tls(format!("TLS handshake failed: {e}"))),
-        Err(_) => Err(ConnectError::Tls(format!(
+        Err(_) => Err(ConnectError::Timeout(format!(
             "TLS handshake did not finish in {} ms",
             dialer.connect_timeout.as_millis()
         ))),
@@ -99,14 +99,18 @@ pub(crate) async fn tls_connect(
 pub(crate) enum ConnectError {
     /// Nothing accepted the TCP connection in time.
     Tcp(String),
-    /// TCP worked; the TLS handshake failed or did not finish.
+    /// TCP worked; the TLS handshake failed.
     Tls(String),
+    /// TCP worked; the TLS handshake did not finish in time.
+    Timeout(String),
 }
 
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConnectError::Tcp(text) | ConnectError::Tls(text) => f.write_str(text),
+            ConnectError::Tcp(text) | ConnectError::Tls(text) | ConnectError::Timeout(text) => {
+                f.write_str(text)
+            }
         }
     }
 }
@@ -125,8 +129,8 @@ pub(crate) enum Probe {
     },
     /// The server ended the handshake or the connection: the identity was refused.
     Refused(String),
-    /// The handshake completed from the client's side, but the server neither refused nor
-    /// spoke within the time limit.
+    /// The server neither refused nor spoke within the time limit (during or after the
+    /// handshake).
     Silent,
     /// The TCP connection itself failed: nothing can be said about the identity.
     Unreachable(String),
@@ -141,6 +145,7 @@ pub(crate) async fn probe(dialer: &Dialer, config: Arc<ClientConfig>) -> Probe {
         Ok(tls) => tls,
         Err(ConnectError::Tcp(e)) => return Probe::Unreachable(e),
         Err(ConnectError::Tls(e)) => return Probe::Refused(e),
+        Err(ConnectError::Timeout(_)) => return Probe::Silent,
     };
     let (version, alpn) = {
         let (_, connection) = tls.get_ref();
@@ -326,7 +331,7 @@ impl Sender {
         self.send
             .ready()
             .await
-            .map_err(|e| format!("connection not usable: {e}"))?;
+            .map_err(|e| format!("the HTTP/2 connection is unusable ({e}): the adapter dropped it or does not speak HTTP/2"))?;
         let response = self
             .send
             .send_request(request)
