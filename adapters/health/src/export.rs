@@ -811,7 +811,8 @@ fn is_placeholder(record: &Map<String, Value>, id_key: Option<&str>) -> bool {
     for (key, value) in record {
         match value {
             Value::String(s) => {
-                let s = normalize(s);
+                // "無資料" has no ASCII to fold: trimming is all the normalisation it needs.
+                let s = s.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\u{3000}');
                 if s == NO_DATA {
                     no_data = true;
                 } else if !s.is_empty() && Some(key.as_str()) != id_key {

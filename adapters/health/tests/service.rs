@@ -556,8 +556,29 @@ async fn a_visit_with_an_unknown_branch_or_bad_points_is_malformed() {
     }
 }
 
+/// User and system CPU seconds of this process so far (Linux `/proc/self/stat`; zeros
+/// elsewhere).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) / 100.0, ticks(12) / 100.0)
+}
+
 /// Load time for a large seeded set: `HEALTH_LOAD_PEOPLE=100000 cargo test -p
-/// tongdao-adapter-health --test service -- --ignored --nocapture load_figures`.
+/// tongdao-adapter-health --test service -- --ignored --nocapture load_figures`. With
+/// `HEALTH_LOAD_DIR=<dir>` the set is seeded there once and reused by later runs.
 #[test]
 #[ignore = "slow: measures loading a large seeded set"]
 fn load_figures() {
@@ -565,63 +586,65 @@ fn load_figures() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
-    let template = records();
-    let per_person_visits = template
-        .visits
-        .iter()
-        .filter(|v| v.national_id == id(0))
-        .count();
-    let mut records = tongdao_synth::registers::HealthRecords::default();
-    for serial in 0..people {
-        let who = id(1_000 + serial);
-        let source = id(serial % 8);
-        for v in template.visits.iter().filter(|v| v.national_id == source) {
-            let mut v = v.clone();
-            v.national_id = who.clone();
-            records.visits.push(v);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = std::env::var_os("HEALTH_LOAD_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_owned());
+    let reuse = std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some());
+    if reuse {
+        println!("reusing the exports in {}", dir.display());
+    } else {
+        let template = records();
+        let mut records = tongdao_synth::registers::HealthRecords::default();
+        for serial in 0..people {
+            let who = id(1_000 + serial);
+            let source = id(serial % 8);
+            for v in template.visits.iter().filter(|v| v.national_id == source) {
+                let mut v = v.clone();
+                v.national_id = who.clone();
+                records.visits.push(v);
+            }
+            for l in template
+                .lab_results
+                .iter()
+                .filter(|l| l.national_id == source)
+            {
+                let mut l = l.clone();
+                l.national_id = who.clone();
+                records.lab_results.push(l);
+            }
         }
-        for l in template
-            .lab_results
-            .iter()
-            .filter(|l| l.national_id == source)
-        {
-            let mut l = l.clone();
-            l.national_id = who.clone();
-            records.lab_results.push(l);
-        }
+        let started = std::time::Instant::now();
+        write_exports(&records, &dir).expect("seeded");
+        println!(
+            "seeded {people} people in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let started = std::time::Instant::now();
-    let seeded = write_exports(&records, dir.path()).expect("seeded");
-    let seeding = started.elapsed();
-    let bytes: u64 = seeded
-        .files
-        .values()
-        .filter_map(|p| std::fs::metadata(p).ok())
+    let bytes: u64 = std::fs::read_dir(&dir)
+        .expect("listed")
+        .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
         .sum();
+    let (user, system) = cpu_seconds();
     let started = std::time::Instant::now();
-    let service = service(dir.path());
-    let loading = started.elapsed();
+    let service = service(&dir);
+    let loading = started.elapsed().as_secs_f64();
+    let (user_after, system_after) = cpu_seconds();
     let summary = service.exports().summary();
     assert!(summary.problems.is_empty());
+    let mib = bytes as f64 / (1024.0 * 1024.0);
     println!(
-        "health exports: {} people ({} visits/person max), {} files, {:.1} MiB, {} visits, {} lab results",
-        people,
-        per_person_visits,
-        summary.files,
-        bytes as f64 / (1024.0 * 1024.0),
-        summary.visits,
-        summary.lab_results
+        "health exports: {} files, {mib:.1} MiB, {} people, {} visits, {} lab results",
+        summary.files, summary.people, summary.visits, summary.lab_results
     );
     println!(
-        "seeded in {:.2} s; loaded in {:.2} s ({:.0} files/s, {:.1} MiB/s) on {} threads",
-        seeding.as_secs_f64(),
-        loading.as_secs_f64(),
-        summary.files as f64 / loading.as_secs_f64(),
-        bytes as f64 / (1024.0 * 1024.0) / loading.as_secs_f64(),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        "loaded in {loading:.2} s wall ({:.0} files/s, {:.1} MiB/s), CPU {:.2} s user + {:.2} s \
+         system, {} threads",
+        summary.files as f64 / loading,
+        mib / loading,
+        user_after - user,
+        system_after - system,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 }
