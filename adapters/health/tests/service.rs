@@ -363,7 +363,7 @@ async fn malformed_exports_quarantine_their_person_only() {
     edit(&file(1), |v| set(v, "/myhealthbank/r1/2/r1.6", "112/13/45"));
     // 3: a visit type the mapping does not know.
     edit(&file(3), |v| {
-        set(v, "/myhealthbank/r1/0/r1.2", "太空醫學門診")
+        set(v, "/myhealthbank/r1/0/r1.2", "太空醫學門診");
     });
     // 4: the file's ID fails its checksum (the records still name the person).
     let mut bad = id(4).as_str().to_owned();
