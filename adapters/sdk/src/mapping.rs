@@ -148,6 +148,8 @@ impl Mapping {
     /// Every problem at once, each as `origin:line: message` (unknown message, unknown field,
     /// converter that does not fit the field's type, unknown table, bad slice, …).
     pub fn parse(origin: &str, text: &str) -> Result<Mapping, MappingErrors> {
+        // Editors on Windows may save a byte order mark; it is not part of the TOML.
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
         let mut parser = Parser::new(origin, text);
         let records = parser.document();
         parser.finish().map(|()| Mapping { records })
@@ -704,26 +706,7 @@ impl<'a> Parser<'a> {
         let mut fields = None;
         for (key, value) in table.iter() {
             match key.get_ref().as_ref() {
-                "message" => {
-                    match value.get_ref() {
-                        DeValue::String(full_name) => {
-                            match tongdao_schemas::descriptors::pool().get_message_by_name(full_name) {
-                            Some(descriptor) => message = Some(descriptor),
-                            None => self.error(
-                                &value.span(),
-                                format!("{here}: unknown message `{full_name}` (not in tongdao_schemas)"),
-                            ),
-                        }
-                        }
-                        other => self.error(
-                            &value.span(),
-                            format!(
-                                "{here}.message must be a string, not a {}",
-                                other.type_str()
-                            ),
-                        ),
-                    }
-                }
+                "message" => message = self.message(&here, value),
                 "encoding" => match value.get_ref() {
                     DeValue::String(e)
                         if e.eq_ignore_ascii_case("utf-8") || e.eq_ignore_ascii_case("utf8") =>
@@ -779,6 +762,26 @@ impl<'a> Parser<'a> {
             descriptor,
             fields: plans,
         })
+    }
+
+    /// The descriptor a record's `message` names.
+    fn message(&mut self, here: &str, value: &Spanned<DeValue<'_>>) -> Option<MessageDescriptor> {
+        let DeValue::String(full_name) = value.get_ref() else {
+            let kind = value.get_ref().type_str();
+            self.error(
+                &value.span(),
+                format!("{here}.message must be a string, not a {kind}"),
+            );
+            return None;
+        };
+        let found = tongdao_schemas::descriptors::pool().get_message_by_name(full_name);
+        if found.is_none() {
+            self.error(
+                &value.span(),
+                format!("{here}: unknown message `{full_name}` (not in tongdao_schemas)"),
+            );
+        }
+        found
     }
 
     /// Collects the field specs of a `fields` table; a table none of whose keys is a spec key

@@ -764,3 +764,12 @@ previous_transfer_on = { column = "ym", convert = "roc_year_month" }
         .expect_err("month 13");
     assert_eq!(err.problem, RowProblem::BadDate("08513".into()));
 }
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_ends_are_accepted() {
+    let with_bom = format!("\u{FEFF}{}", PROPERTY.replace('\n', "\r\n"));
+    let mapping = Mapping::parse("m.toml", &with_bom).unwrap_or_else(|e| panic!("{e}"));
+    assert!(mapping.record("property_item").is_some());
+    let bad = "\u{FEFF}\r\n[records.r]\r\nmessage = \"tongdao.tax.v1.Nope\"\r\n[records.r.fields]\r\nx = { column = \"x\" }\r\n";
+    assert_error(&errors(bad), 3, "unknown message `tongdao.tax.v1.Nope`");
+}
