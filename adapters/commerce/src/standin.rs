@@ -352,7 +352,8 @@ pub async fn serve(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
+                    tracing::debug!(%peer, "gcis stand-in: connection accepted");
                     let _ = stream.set_nodelay(true);
                     let state = state.clone();
                     connections.spawn(async move {

@@ -34,6 +34,10 @@ fn person(serial: u32) -> NationalId {
     NationalId::with_checksum('A', 1 + (serial % 2) as u8, serial).expect("valid ID")
 }
 
+fn last_digit(id: &str) -> usize {
+    id.bytes().last().map_or(0, |b| usize::from(b - b'0'))
+}
+
 fn date(y: u16, m: u8, d: u8) -> RocDate {
     RocDate::new(y, m, d).expect("valid date")
 }
@@ -426,13 +430,16 @@ async fn list_directorships_lists_the_persons_companies() {
     }
 
     // Not a director: OK and empty, whether the service answers `[]` or an empty body.
-    for serial in [7_777_770, 7_777_771, 7_777_772, 7_777_773] {
+    let mut parities = [false; 2];
+    for serial in 7_777_770..7_777_776 {
         let nobody = person(serial);
+        parities[last_digit(nobody.as_str()) % 2] = true;
         let got = list_directorships(&service, nobody.as_str())
             .await
             .expect("ok");
         assert!(got.is_empty(), "{got:?}");
     }
+    assert_eq!(parities, [true, true], "both empty forms exercised");
     standin.stop().await;
 }
 
@@ -443,15 +450,18 @@ async fn unknown_business_number_is_not_found() {
     let service = standin.service(2000);
     // Several numbers: the stand-in answers "nothing" as `[]` for some, an empty body for others.
     let mut from = 87_000_000;
-    for _ in 0..4 {
+    let mut parities = [false; 2];
+    for _ in 0..6 {
         let number = business_number(from);
         from = number.as_str().parse::<u32>().expect("digits") + 1;
+        parities[last_digit(number.as_str()) % 2] = true;
         assert_refused(
             get_company(&service, number.as_str()).await,
             Code::NotFound,
             Reason::RecordNotFound,
         );
     }
+    assert_eq!(parities, [true, true], "both empty forms exercised");
     standin.stop().await;
 }
 
@@ -992,4 +1002,29 @@ async fn build_reports_every_problem_at_once() {
     assert!(all.contains("tls"), "{all}");
     assert!(all.contains("https is not supported"), "{all}");
     assert!(all.contains("[records.directorship]"), "{all}");
+}
+
+#[tokio::test]
+async fn connections_are_reused() {
+    let register = register();
+    let standin = StandIn::start(Dataset::from_register(&register)).await;
+    let service = standin.service(2000);
+    let (log, _guard) = capture_log(tracing::Level::DEBUG);
+    let calls = 40;
+    for i in 0..calls {
+        let company = &register.companies[i % register.companies.len()];
+        get_company(&service, company.business_number.as_str())
+            .await
+            .expect("served");
+    }
+    let accepted = log
+        .text()
+        .matches("gcis stand-in: connection accepted")
+        .count();
+    // Each call sends two requests in parallel: two connections, kept alive and reused.
+    assert!(
+        (1..=4).contains(&accepted),
+        "{accepted} connections for {calls} calls"
+    );
+    standin.stop().await;
 }
