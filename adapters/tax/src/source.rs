@@ -149,18 +149,19 @@ pub enum LoadError {
     },
 }
 
-/// The parsed mapping plus the columns each of its three records reads (for the header check).
+/// The parsed mapping's three records, each with the columns it reads (for the header check).
+#[derive(Debug, Clone)]
 pub struct TaxMapping {
-    mapping: Mapping,
-    columns: BTreeMap<FileKind, BTreeSet<String>>,
+    income: RecordPlan,
+    property: RecordPlan,
+    payments: RecordPlan,
 }
 
-impl fmt::Debug for TaxMapping {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaxMapping")
-            .field("columns", &self.columns)
-            .finish_non_exhaustive()
-    }
+/// One record of the mapping and the columns it reads.
+#[derive(Debug, Clone)]
+struct RecordPlan {
+    record: RecordMapping,
+    columns: BTreeSet<String>,
 }
 
 impl TaxMapping {
@@ -171,51 +172,63 @@ impl TaxMapping {
             origin: origin.to_owned(),
             problems,
         };
-        let mapping = Mapping::parse(origin, text).map_err(|e| fail(vec![e.to_string()]))?;
+        let mapping = Mapping::parse(origin, text).map_err(|e| fail(e.0))?;
         // The SDK checks the file against the schema; what it leaves to us is which records we
         // need and which columns they read.
         let document: toml::Table = toml::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
         let mut problems = Vec::new();
-        let mut columns = BTreeMap::new();
-        for kind in FileKind::ALL {
-            let record = kind.record_name();
-            if mapping.record(record).is_none() {
-                problems.push(format!("record `{record}` missing"));
-                continue;
-            }
-            let entry = document
-                .get("records")
-                .and_then(|r| r.get(record))
-                .and_then(toml::Value::as_table);
-            if mapping.record(record).map(RecordMapping::message_name) != Some(kind.message_name())
-            {
+        let mut plan = |kind: FileKind| -> Option<RecordPlan> {
+            let name = kind.record_name();
+            let Some(record) = mapping.record(name) else {
+                problems.push(format!("record `{name}` missing"));
+                return None;
+            };
+            if record.message_name() != kind.message_name() {
                 problems.push(format!(
-                    "record `{record}` must produce {}",
+                    "record `{name}` must produce {}",
                     kind.message_name()
                 ));
+                return None;
             }
-            let mut names = BTreeSet::new();
-            if let Some(fields) = entry
-                .and_then(|e| e.get("fields"))
+            let columns = document
+                .get("records")
+                .and_then(|r| r.get(name))
+                .and_then(|r| r.get("fields"))
                 .and_then(toml::Value::as_table)
-            {
-                for field in fields.values() {
-                    if let Some(column) = field.get("column").and_then(toml::Value::as_str) {
-                        names.insert(column.to_owned());
-                    }
-                }
-            }
-            columns.insert(kind, names);
-        }
-        if problems.is_empty() {
-            Ok(TaxMapping { mapping, columns })
-        } else {
-            Err(fail(problems))
+                .map(|fields| {
+                    fields
+                        .values()
+                        .filter_map(|f| f.get("column").and_then(toml::Value::as_str))
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(RecordPlan {
+                record: record.clone(),
+                columns,
+            })
+        };
+        let (income, property, payments) = (
+            plan(FileKind::Income),
+            plan(FileKind::Property),
+            plan(FileKind::Payments),
+        );
+        match (income, property, payments) {
+            (Some(income), Some(property), Some(payments)) => Ok(TaxMapping {
+                income,
+                property,
+                payments,
+            }),
+            _ => Err(fail(problems)),
         }
     }
 
-    fn record(&self, kind: FileKind) -> Option<&RecordMapping> {
-        self.mapping.record(kind.record_name())
+    fn plan(&self, kind: FileKind) -> &RecordPlan {
+        match kind {
+            FileKind::Income => &self.income,
+            FileKind::Property => &self.property,
+            FileKind::Payments => &self.payments,
+        }
     }
 }
 
@@ -487,13 +500,7 @@ impl TaxSource {
         if lines.is_empty() {
             return Ok(None);
         }
-        let record = self
-            .mapping
-            .record(kind)
-            .ok_or(LookupError::SourceMalformed {
-                file: kind,
-                line: 0,
-            })?;
+        let record = &self.mapping.plan(kind).record;
         Ok(Some(Found {
             name: person.name.as_deref().unwrap_or(""),
             lines,
@@ -653,9 +660,7 @@ fn header(kind: FileKind, line: &[u8], mapping: &TaxMapping) -> Result<Header, S
     let keys = kind.keys();
     let mut required: BTreeSet<&str> = [keys.year, keys.id, keys.name].into_iter().collect();
     required.extend(keys.tax_item);
-    if let Some(columns) = mapping.columns.get(&kind) {
-        required.extend(columns.iter().map(String::as_str));
-    }
+    required.extend(mapping.plan(kind).columns.iter().map(String::as_str));
     let missing: Vec<&str> = required
         .iter()
         .copied()
@@ -831,10 +836,7 @@ fn load_table(
             }
         }
     })?;
-    let record = mapping.record(kind).ok_or_else(|| LoadError::Mapping {
-        origin: "tax mapping".to_owned(),
-        problems: vec![format!("record `{}` missing", kind.record_name())],
-    })?;
+    let record = &mapping.plan(kind).record;
     let header_problem = |problem: String| LoadError::Header {
         path: path.clone(),
         problem,
