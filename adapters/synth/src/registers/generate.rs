@@ -69,10 +69,11 @@ const ADULT_AGE: u16 = 20;
 const FIRST_YEAR: u16 = 112;
 const LAST_YEAR: u16 = 113;
 
-/// Share of households owning the land of their home (with its building).
-const HOME_OWNERSHIP: f64 = 0.5;
+/// Share of households owning the land of their home (with its building); with the
+/// further parcels below, about 40% of adults own land.
+const HOME_OWNERSHIP: f64 = 0.58;
 /// Chance that an adult owns a further parcel (farmland, inherited land).
-const EXTRA_PARCEL: f64 = 0.06;
+const EXTRA_PARCEL: f64 = 0.07;
 /// Regular companies per thousand adults (banks come on top).
 const COMPANIES_PER_MILLE: usize = 12;
 
@@ -167,6 +168,22 @@ fn place_index(county: &str, district: &str) -> (usize, usize) {
         .position(|x| x.name == district)
         .unwrap_or(0);
     (c, d)
+}
+
+/// Fixed-width ASCII fields (together at most 16 bytes) packed into one integer that orders
+/// like the tuple of the fields.
+fn packed(fields: &[&str]) -> u128 {
+    let mut bytes = [0u8; 16];
+    let mut at = 0;
+    for field in fields {
+        for &b in field.as_bytes() {
+            if at < bytes.len() {
+                bytes[at] = b;
+                at += 1;
+            }
+        }
+    }
+    u128::from_be_bytes(bytes)
 }
 
 /// `value × numerator / denominator` without overflow, at least 1 when `value` is positive.
@@ -284,7 +301,8 @@ impl<'a> People<'a> {
         let mut by_id: Vec<usize> = (0..all.len())
             .filter(|&i| all[i].1.removed.is_none())
             .collect();
-        by_id.sort_unstable_by(|&a, &b| all[a].1.national_id.cmp(&all[b].1.national_id));
+        // Sorting on packed keys keeps the comparisons in cache (the IDs live on the heap).
+        by_id.sort_by_cached_key(|&i| packed(&[all[i].1.national_id.as_str()]));
         let showcase = showcase_person(population)
             .and_then(|s| all.iter().position(|(_, p)| std::ptr::eq(*p, s)));
         People {
@@ -545,8 +563,8 @@ fn company(
     let mut suspension = None;
     let last_change_date = match status {
         CompanyStatus::Suspended => {
-            // A suspension lasts up to a year at a time.
-            let start = draw.day(setup_date.max(ymd(112, 1, 1)), extract);
+            // A suspension lasts up to a year at a time; this one is still running.
+            let start = draw.day(setup_date.max(ymd(113, 4, 1)), extract);
             suspension = Some((start, add_days(add_years(start, 1), -1)));
             start
         }
@@ -820,7 +838,13 @@ fn land(population: &Population, people: &People<'_>, commerce: &Commerce) -> La
     }
 
     let mut parcels = lg.parcels;
-    parcels.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    parcels.sort_by_cached_key(|(p, _)| {
+        packed(&[
+            &p.key.land_office_code,
+            &p.key.section_code,
+            &p.key.parcel_number,
+        ])
+    });
     let (parcels, side) = parcels.into_iter().unzip();
     Land {
         register: LandRegister { parcels },
@@ -1058,6 +1082,9 @@ impl LandGen<'_> {
         let Some((key, section_name)) = self.key(county, district) else {
             return;
         };
+        let bank = owned
+            .iter()
+            .any(|o| matches!(&o.owner, Owner::Company { name, .. } if name.ends_with("商業銀行股份有限公司")));
         let d = &mut self.draw;
         let (lo, hi) = urban_value_range(place.name);
         let (zone, class, area_m2, value, buildings) = match land_use {
@@ -1073,7 +1100,11 @@ impl LandGen<'_> {
                 (zone, class, d.range(300, 9_000), d.range(800, 12_000), 0)
             }
             LandUse::Business => (
-                "工業區",
+                if bank || d.chance(0.3) {
+                    "商業區"
+                } else {
+                    "工業區"
+                },
                 "",
                 d.range(300, 5_000),
                 d.range(lo / 2, hi / 2),
@@ -1239,7 +1270,13 @@ fn tax(
     }
     seats.sort_unstable();
 
-    let mut out = TaxRecords::default();
+    // Sized once (a guess on the generous side) so the big lists never move while growing.
+    let adults = people.adults.len();
+    let mut out = TaxRecords {
+        income: Vec::with_capacity(adults * 4),
+        property: Vec::with_capacity(adults * 4),
+        payments: Vec::with_capacity(adults * 2),
+    };
     let mut plates = HashSet::new();
     let (mut next_share, mut next_seat) = (0, 0);
     for (r, &p) in people.by_id.iter().enumerate() {
@@ -1677,7 +1714,6 @@ impl TaxPerson<'_, '_> {
 struct Provider {
     code: String,
     name: String,
-    kind: ProviderKind,
     branch: u8,
 }
 
@@ -1693,40 +1729,42 @@ fn nhi_branch(county: &str) -> u8 {
     }
 }
 
-/// Every county's providers: two hospitals, six clinics, two dentists, two Chinese-medicine
-/// clinics and two pharmacies, with 10-digit codes (county, kind, serial). Fixed, not drawn.
-fn provider_rosters() -> Vec<Vec<Provider>> {
+/// Every county's providers by kind (indexed by [`ProviderKind`]): two hospitals, six
+/// clinics, two dentists, two Chinese-medicine clinics and two pharmacies, with 10-digit codes
+/// (county, kind, serial). Fixed, not drawn.
+fn provider_rosters() -> Vec<[Vec<Provider>; 5]> {
     places::COUNTIES
         .iter()
         .enumerate()
         .map(|(c, county)| {
             let short: String = county.name.chars().take(2).collect();
-            let mut roster = Vec::new();
-            let mut add = |kind: ProviderKind, digit: u32, name: String| {
-                let serial = roster.len() as u32 * 37 + 101;
-                roster.push(Provider {
-                    code: format!("{:02}{digit}{serial:07}", c + 1),
-                    name,
-                    kind,
-                    branch: nhi_branch(county.name),
-                });
+            let mut serial = 101;
+            let mut roster = |digit: u32, names: Vec<String>| -> Vec<Provider> {
+                names
+                    .into_iter()
+                    .map(|name| {
+                        serial += 37;
+                        Provider {
+                            code: format!("{:02}{digit}{serial:07}", c + 1),
+                            name,
+                            branch: nhi_branch(county.name),
+                        }
+                    })
+                    .collect()
             };
-            for stem in &catalog::HOSPITAL_STEMS[..2] {
-                add(ProviderKind::Hospital, 1, format!("{short}{stem}醫院"));
-            }
-            for name in catalog::CLINIC_NAMES {
-                add(ProviderKind::Clinic, 3, (*name).to_owned());
-            }
-            for name in catalog::DENTAL_NAMES {
-                add(ProviderKind::Dental, 4, (*name).to_owned());
-            }
-            for name in catalog::TCM_NAMES {
-                add(ProviderKind::Tcm, 5, (*name).to_owned());
-            }
-            for name in catalog::PHARMACY_NAMES {
-                add(ProviderKind::Pharmacy, 6, (*name).to_owned());
-            }
-            roster
+            let owned = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+            let hospitals = catalog::HOSPITAL_STEMS[..2]
+                .iter()
+                .map(|stem| format!("{short}{stem}醫院"))
+                .collect();
+            // Same order as ProviderKind's variants.
+            [
+                roster(1, hospitals),
+                roster(3, owned(catalog::CLINIC_NAMES)),
+                roster(4, owned(catalog::DENTAL_NAMES)),
+                roster(5, owned(catalog::TCM_NAMES)),
+                roster(6, owned(catalog::PHARMACY_NAMES)),
+            ]
         })
         .collect()
 }
@@ -1737,9 +1775,13 @@ fn provider_rosters() -> Vec<Vec<Provider>> {
 fn health(population: &Population, people: &People<'_>) -> HealthRecords {
     let mut draw = Draw::new(population, HEALTH_SALT);
     let rosters = provider_rosters();
-    let mut out = HealthRecords::default();
+    let mut out = HealthRecords {
+        visits: Vec::with_capacity(people.by_id.len() * 5),
+        lab_results: Vec::with_capacity(people.by_id.len() * 3),
+    };
     let first = ymd(FIRST_YEAR, 1, 1);
     let last = year_end(LAST_YEAR);
+    let (mut dates, mut orders, mut labs) = (Vec::new(), Vec::new(), Vec::new());
     for &p in &people.by_id {
         let (household, person) = people.all[p];
         let showcase = people.showcase == Some(p);
@@ -1748,7 +1790,7 @@ fn health(population: &Population, people: &People<'_>) -> HealthRecords {
         let mut count = if draw.chance(0.07) {
             0
         } else {
-            1 + draw.below(6) + (age / 20) as usize + if chronic { 6 } else { 0 }
+            1 + draw.below(4) + (age / 30) as usize + if chronic { 4 } else { 0 }
         };
         if showcase {
             count = count.max(1);
@@ -1757,7 +1799,8 @@ fn health(population: &Population, people: &People<'_>) -> HealthRecords {
         if from > last {
             continue;
         }
-        let mut dates: Vec<RocDate> = (0..count).map(|_| draw.day(from, last)).collect();
+        dates.clear();
+        dates.extend((0..count).map(|_| draw.day(from, last)));
         dates.sort_unstable();
         let (home_county, _) = place_index(household.address.county, household.address.district);
         let mut card = draw.range(1, 60);
@@ -1788,9 +1831,8 @@ fn health(population: &Population, people: &People<'_>) -> HealthRecords {
                 VisitType::TcmOutpatient => ProviderKind::Tcm,
                 VisitType::PharmacyDispensing => ProviderKind::Pharmacy,
             };
-            let candidates: Vec<&Provider> =
-                rosters[county].iter().filter(|p| p.kind == kind).collect();
-            let provider = candidates[draw.below(candidates.len())];
+            let candidates = &rosters[county][kind as usize];
+            let provider = &candidates[draw.below(candidates.len())];
             let sequence = if draw.chance(0.01) {
                 "IC06".to_owned()
             } else {
@@ -1803,7 +1845,7 @@ fn health(population: &Population, people: &People<'_>) -> HealthRecords {
                 chronic,
                 must_lab: showcase && i == 0,
             };
-            let (diagnoses, mut orders, labs, points, end_date) = visit.contents(date);
+            let (diagnoses, points, end_date) = visit.contents(date, &mut orders, &mut labs);
             for &lab in &labs {
                 orders.push((
                     catalog::LAB_ITEMS[lab].code,
@@ -1869,7 +1911,13 @@ fn health(population: &Population, people: &People<'_>) -> HealthRecords {
                 diagnoses,
                 copay_code,
                 claimed_points: points,
-                orders,
+                // Millions of visits: keep only the orders' own room.
+                orders: {
+                    // An exact-size copy; the buffer keeps its room for the next visit.
+                    let mut kept = Vec::with_capacity(orders.len());
+                    kept.append(&mut orders);
+                    kept
+                },
             });
         }
     }
@@ -1885,26 +1933,35 @@ struct Visit<'a> {
     must_lab: bool,
 }
 
-type Contents = (
-    Vec<catalog::Diagnosis>,
-    Vec<(&'static str, &'static str, String)>,
-    Vec<usize>,
-    i64,
-    Option<RocDate>,
-);
+/// A visit's order line: code, name, quantity.
+type OrderLine = (&'static str, &'static str, String);
 
 impl Visit<'_> {
-    /// Diagnoses, orders (without labs), lab items (indexes into the catalogue), points and
-    /// the end date of an inpatient stay.
-    fn contents(self, date: RocDate) -> Contents {
+    /// Diagnoses, points and the end date of an inpatient stay; the orders (without labs)
+    /// and lab items (indexes into the catalogue) go into the caller's emptied buffers, which
+    /// are reused from visit to visit (millions of visits: no allocation that is not kept).
+    fn contents(
+        self,
+        date: RocDate,
+        orders: &mut Vec<OrderLine>,
+        labs: &mut Vec<usize>,
+    ) -> (Vec<catalog::Diagnosis>, i64, Option<RocDate>) {
         let d = self.draw;
-        let mut diagnoses = Vec::new();
-        let mut orders = Vec::new();
+        let mut diagnoses = Vec::with_capacity(3);
+        orders.clear();
+        labs.clear();
         let mut end_date = None;
-        let drugs = |d: &mut Draw, orders: &mut Vec<(&'static str, &'static str, String)>| {
+        // Chronic patients get their regular medication, others something for the complaint.
+        let chronic = self.chronic;
+        let drugs = |d: &mut Draw, orders: &mut Vec<OrderLine>| {
             for _ in 0..1 + d.below(3) {
-                let (code, name) = d.pick(catalog::DRUGS);
-                if orders.iter().all(|o: &(&str, &str, String)| o.0 != code) {
+                let table = if chronic && d.chance(0.7) {
+                    catalog::CHRONIC_DRUGS
+                } else {
+                    catalog::DRUGS
+                };
+                let (code, name) = d.pick(table);
+                if orders.iter().all(|o: &OrderLine| o.0 != code) {
                     orders.push((code, name, format!("{}", 7 * (1 + d.below(4)))));
                 }
             }
@@ -1921,7 +1978,7 @@ impl Visit<'_> {
                     catalog::ORDER_OUTPATIENT_FEE.1,
                     "1".to_owned(),
                 ));
-                drugs(d, &mut orders);
+                drugs(d, orders);
                 (if self.chronic { 0.5 } else { 0.12 }, d.range(200, 900))
             }
             VisitType::PharmacyDispensing => {
@@ -1935,7 +1992,7 @@ impl Visit<'_> {
                     catalog::ORDER_PHARMACY_FEE.1,
                     "1".to_owned(),
                 ));
-                drugs(d, &mut orders);
+                drugs(d, orders);
                 (0.0, d.range(100, 2_000))
             }
             VisitType::DentalOutpatient => {
@@ -1965,7 +2022,7 @@ impl Visit<'_> {
                     catalog::ORDER_EMERGENCY_FEE.1,
                     "1".to_owned(),
                 ));
-                drugs(d, &mut orders);
+                drugs(d, orders);
                 (0.6, d.range(1_500, 6_000))
             }
             VisitType::Inpatient => {
@@ -1982,7 +2039,7 @@ impl Visit<'_> {
                     catalog::ORDER_WARD_FEE.1,
                     days.to_string(),
                 ));
-                drugs(d, &mut orders);
+                drugs(d, orders);
                 (1.0, d.range(20_000, 150_000))
             }
         };
@@ -1995,7 +2052,6 @@ impl Visit<'_> {
                 }
             }
         }
-        let mut labs = Vec::new();
         if self.must_lab {
             labs.extend([catalog::LAB_GLUCOSE, catalog::LAB_CREATININE]);
         }
@@ -2008,6 +2064,6 @@ impl Visit<'_> {
             }
         }
         points += 60 * labs.len() as i64;
-        (diagnoses, orders, labs, points, end_date)
+        (diagnoses, points, end_date)
     }
 }

@@ -144,7 +144,7 @@ pub(super) static FARM_ZONES: &[(&str, &str)] = &[
 /// Zones of public parcels.
 pub(super) static PUBLIC_ZONES: &[&str] = &["道路用地", "公園用地", "機關用地", "學校用地"];
 
-/// A kind of provider in a county's synthetic roster.
+/// A kind of provider in a county's synthetic roster; the variant order indexes the roster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ProviderKind {
     Hospital,
@@ -160,9 +160,9 @@ pub(super) static CLINIC_NAMES: &[&str] = &[
     "安心家庭醫學科診所",
     "晴光耳鼻喉科診所",
     "康寧內科診所",
-    "仁和小兒科診所",
-    "長青骨科診所",
-    "明德皮膚科診所",
+    "仁和聯合診所",
+    "長青家庭醫學科診所",
+    "明德內兒科診所",
 ];
 pub(super) static DENTAL_NAMES: &[&str] = &["佳美牙醫診所", "微笑牙醫診所"];
 pub(super) static TCM_NAMES: &[&str] = &["德和中醫診所", "本草堂中醫診所"];
@@ -249,11 +249,15 @@ pub(super) static DENTAL_PROCEDURES: &[Order] = &[
     ("34001C", "根尖周X光攝影"),
 ];
 
-/// Drugs (10-character NHI-style codes with invented serials).
-pub(super) static DRUGS: &[Order] = &[
+/// Drugs for the chronic conditions (10-character NHI-style codes with invented serials).
+pub(super) static CHRONIC_DRUGS: &[Order] = &[
     ("AC44591100", "Amlodipine 5mg"),
     ("AC45824100", "Metformin 500mg"),
     ("AC46117100", "Atorvastatin 20mg"),
+];
+
+/// Drugs for acute complaints.
+pub(super) static DRUGS: &[Order] = &[
     ("AC38123100", "Acetaminophen 500mg"),
     ("AC41890100", "Cetirizine 10mg"),
     ("AC39402100", "Amoxicillin 500mg"),
