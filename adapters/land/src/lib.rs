@@ -43,7 +43,12 @@ pub async fn open(
     })?;
     let store = AnyStore::open(&config.database, config.pool_size)
         .await
-        .map_err(|e| fail(format!("adapters.land.database: {e}")))?;
+        .map_err(|e| {
+            fail(format!(
+                "adapters.land.database: {}: {e}",
+                store::describe_database(&config.database)
+            ))
+        })?;
     Ok(LandService::new(Arc::new(store), Arc::new(mapping)))
 }
 

@@ -212,8 +212,6 @@ async fn a_bad_mapping_file_stops_the_adapter_with_its_line() {
         .await
         .expect_err("no tables")
         .to_string();
-    assert!(
-        text.contains("adapters.land.database: table RALID missing"),
-        "{text}"
-    );
+    assert!(text.contains("adapters.land.database: sqlite:"), "{text}");
+    assert!(text.contains("empty.sqlite: table RALID missing"), "{text}");
 }

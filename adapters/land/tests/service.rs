@@ -548,6 +548,13 @@ async fn opening_fails_clearly() {
         let error = AnyStore::open(&url, 1).await.expect_err("no tables");
         assert!(error.to_string().contains("table RALID missing"), "{error}");
     }
+    assert_eq!(
+        tongdao_adapter_land::store::describe_database(
+            "postgres://land:secret@db.example:6543/reg?options=-c%20search_path%3Dx"
+        ),
+        "postgres://land@db.example:6543/reg",
+        "no password in messages"
+    );
     let error = AnyStore::open("postgres://postgres@127.0.0.1:1/test", 1)
         .await
         .expect_err("refused");

@@ -102,9 +102,15 @@ pub enum StoreError {
     /// The configuration does not name a usable database.
     #[error("{0}")]
     Config(String),
-    /// A table or its columns are missing.
-    #[error("table {table} missing or incomplete: {detail}")]
-    Schema {
+    /// A table the adapter reads is not there.
+    #[error("table {table} missing")]
+    MissingTable {
+        /// The table.
+        table: &'static str,
+    },
+    /// A table lacks a column the adapter reads.
+    #[error("table {table} lacks a column the adapter reads: {detail}")]
+    Columns {
         /// The table.
         table: &'static str,
         /// What the database said.
@@ -158,6 +164,29 @@ impl AnyStore {
             ))
         }
     }
+}
+
+/// The configured database as it may be shown in errors and logs: a SQLite path as given, a
+/// PostgreSQL URL without its password and options.
+pub fn describe_database(database: &str) -> String {
+    if database.starts_with("sqlite:") {
+        return database.to_owned();
+    }
+    let Ok(config) = database.parse::<tokio_postgres::Config>() else {
+        return "an unparsable database URL".to_owned();
+    };
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        #[allow(unreachable_patterns)]
+        Some(_) => "(socket)".to_owned(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or(""),
+        config.get_dbname().unwrap_or("")
+    )
 }
 
 impl LandStore for AnyStore {

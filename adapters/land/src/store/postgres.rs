@@ -77,9 +77,15 @@ impl PostgresStore {
             probe
                 .prepare(&schema::probe(table, columns))
                 .await
-                .map_err(|e| StoreError::Schema {
-                    table,
-                    detail: db_message(&e),
+                .map_err(|e| {
+                    if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
+                        StoreError::MissingTable { table }
+                    } else {
+                        StoreError::Columns {
+                            table,
+                            detail: db_message(&e),
+                        }
+                    }
                 })?;
         }
         drop(probe);

@@ -83,9 +83,12 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _permit = self
+        // The permit travels with the work: a request abandoned at its deadline still holds
+        // its connection until the query ends, so at most `pool_size` queries ever run.
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|e| StoreError::Worker(e.to_string()))?;
         let pooled = self
@@ -96,6 +99,7 @@ impl SqliteStore {
         let idle = self.idle.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut connection = match pooled {
                 Some(connection) => connection,
                 None => open_connection(&path)?,
@@ -130,14 +134,11 @@ fn check_schema(connection: &Connection) -> Result<(), StoreError> {
             |row| row.get(0),
         )?;
         if exists == 0 {
-            return Err(StoreError::Schema {
-                table,
-                detail: "no such table".into(),
-            });
+            return Err(StoreError::MissingTable { table });
         }
         connection
             .prepare(&schema::probe(table, columns))
-            .map_err(|e| StoreError::Schema {
+            .map_err(|e| StoreError::Columns {
                 table,
                 detail: e.to_string(),
             })?;
