@@ -96,6 +96,8 @@ struct Plan {
     absent: Option<Value>,
     /// Why there is no known subject, when there is none.
     missing: String,
+    /// Whether `base` is a sample request given to the kit.
+    from_sample: bool,
 }
 
 impl Plan {
@@ -145,6 +147,7 @@ impl Plan {
             known,
             absent,
             missing,
+            from_sample,
         }
     }
 
@@ -263,8 +266,10 @@ struct SeenError {
 enum Answered {
     /// It answered with this code (OK, or NOT_FOUND for a Get).
     As(Code),
-    /// It was not run or did not answer acceptably.
+    /// It did not answer acceptably.
     Not,
+    /// It was not asked, or asked incompletely (the method needs a sample request).
+    Skipped,
 }
 
 struct Run<'a> {
@@ -576,7 +581,7 @@ impl Run<'_> {
         if plan.subject.is_some() && plan.known.is_none() {
             self.push("C-SUB-1", name, Outcome::Skip, plan.missing.clone());
             skip_rest(self, "no known subject to ask about");
-            return Answered::Not;
+            return Answered::Skipped;
         }
         let request = plan.base.encode_to_vec();
         let reply = match self.call(&plan.path, &request, None).await {
@@ -622,6 +627,22 @@ impl Run<'_> {
                     "the known subject has no record of this kind: nothing to inspect",
                 );
                 return Answered::As(Code::NotFound);
+            }
+            Code::InvalidArgument
+                if !plan.from_sample && reason == Some(Reason::MalformedRequest) =>
+            {
+                self.push(
+                    "C-SUB-1",
+                    name,
+                    Outcome::Skip,
+                    format!(
+                        "the method needs more than the subject ({}): pass --request {}={{…}}",
+                        describe(&reply.status),
+                        plan.method.name()
+                    ),
+                );
+                skip_rest(self, "no sample request: nothing to inspect");
+                return Answered::Skipped;
             }
             _ => {
                 self.push(
@@ -911,6 +932,15 @@ impl Run<'_> {
             self.push("C-DL-1", name, Outcome::Skip, plan.missing.clone());
             return;
         }
+        if matches!(answered, Answered::Skipped) {
+            self.push(
+                "C-DL-1",
+                name,
+                Outcome::Skip,
+                "the method needs a sample request (see C-SUB-1)",
+            );
+            return;
+        }
         let request = plan.base.encode_to_vec();
         let reply = match self.call(&plan.path, &request, Some("1m")).await {
             Ok(reply) => reply,
@@ -929,7 +959,7 @@ impl Run<'_> {
         let mut problems = Vec::new();
         let expected_without_deadline = match answered {
             Answered::As(code) => Some(code),
-            Answered::Not => None,
+            Answered::Not | Answered::Skipped => None,
         };
         let code_ok = reply.code() == Code::DeadlineExceeded
             || Some(reply.code()) == expected_without_deadline;
@@ -976,7 +1006,7 @@ impl Run<'_> {
                     Bytes::from(plan.base.encode_to_vec()),
                     *code,
                 )),
-                Answered::Not => None,
+                Answered::Not | Answered::Skipped => None,
             })
             .collect();
         if usable.is_empty() {

@@ -51,9 +51,9 @@ pub struct Report {
 
 /// Requirements of `adapters/CONTRACT.md` the kit cannot observe over the wire: an adapter's
 /// review covers them.
-pub const REVIEW_ONLY: [&str; 12] = [
-    "C-TLS-4", "C-HLT-2", "C-DL-2", "C-ERR-5", "C-ERR-6", "C-ERR-10", "C-SUB-3", "C-OBS-1",
-    "C-OBS-2", "C-OBS-3", "C-POL-1", "C-POL-3",
+pub const REVIEW_ONLY: [&str; 15] = [
+    "C-TLS-4", "C-HLT-2", "C-DL-2", "C-ERR-5", "C-ERR-6", "C-ERR-10", "C-SCH-5", "C-SUB-3",
+    "C-OBS-1", "C-OBS-2", "C-OBS-3", "C-POL-1", "C-POL-2", "C-POL-3", "C-POL-4",
 ];
 
 impl Report {
