@@ -239,7 +239,7 @@ fn personal_land_shares_and_tax_land_items_match_both_ways() {
         })
         .collect::<HashSet<_>>();
     for (id, location, number) in shares.keys() {
-        let at = format!("{location}{number}地號");
+        let at = format!("{location}{number}");
         assert!(
             payments.contains(&(id.clone(), at)),
             "land value tax for the share"
@@ -258,6 +258,33 @@ fn personal_land_shares_and_tax_land_items_match_both_ways() {
         assert_eq!(p.tax_year_roc, 113);
         assert!(p.amount_paid > 0);
     }
+
+    // Buildings pay house tax at their address, vehicles licence tax under their plate.
+    let billed: HashSet<(String, TaxKind, String)> = registers
+        .tax
+        .payments
+        .iter()
+        .map(|p| {
+            let at = p.property_location.clone();
+            (p.taxpayer_national_id.to_string(), p.kind, at)
+        })
+        .collect();
+    let mut buildings = 0;
+    for r in registers
+        .tax
+        .property
+        .iter()
+        .filter(|r| r.year_roc == latest)
+    {
+        let (kind, at) = match r.kind {
+            PropertyKind::Building => (TaxKind::HouseTax, r.location.clone()),
+            PropertyKind::Vehicle => (TaxKind::LicenceTax, r.plate_number.clone()),
+            _ => continue,
+        };
+        buildings += usize::from(kind == TaxKind::HouseTax);
+        assert!(billed.contains(&(r.owner_national_id.to_string(), kind, at)));
+    }
+    assert!(buildings > 0);
 }
 
 #[test]

@@ -1658,14 +1658,15 @@ impl TaxPerson<'_, '_> {
             let key = &parcel.key;
             out.push(self.payment_record(
                 TaxKind::LandValueTax,
+                // As in the tax files: AA0200-00450001 and 臺北市大安區仁愛段三小段0450-0001.
                 format!(
-                    "{}{}{}",
+                    "{}{}-{}",
                     key.land_office_code,
                     key.section_code,
                     key.parcel_number.replace('-', "")
                 ),
                 format!(
-                    "{}{}{}{}地號",
+                    "{}{}{}{}",
                     parcel.county, parcel.district, parcel.section_name, key.parcel_number
                 ),
                 amount,
