@@ -148,12 +148,9 @@ impl CommerceMapping {
         Ok(company)
     }
 
-    /// One `Cmp_Business` element; the description's padding is trimmed (its full-width
-    /// punctuation kept).
+    /// One `Cmp_Business` element.
     pub fn business_item(&self, object: &Map<String, Value>) -> Result<BusinessItem, RecordError> {
-        let mut item: BusinessItem = self.business_item.apply_to(object)?;
-        item.description = trim_spaces(&item.description).to_owned();
-        Ok(item)
+        Ok(self.business_item.apply_to(object)?)
     }
 
     /// One director object.
@@ -167,12 +164,9 @@ impl CommerceMapping {
     }
 }
 
-fn trim_spaces(text: &str) -> &str {
-    text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\u{3000}')
-}
-
 fn is_blank(text: &str) -> bool {
-    trim_spaces(text).is_empty()
+    text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\u{3000}')
+        .is_empty()
 }
 
 #[cfg(test)]
