@@ -292,6 +292,16 @@ fn every_row_shape_maps_the_same() {
             .expect("json"),
         expected
     );
+    // A reference to a row is a row, and so is a fixed-width line behind one.
+    let by_ref = &hash;
+    assert_eq!(
+        record
+            .apply_to::<tax::PropertyItem, _>(&by_ref)
+            .expect("&&HashMap"),
+        expected
+    );
+    let line = FixedWidthLine(b"abc");
+    assert_eq!(SourceRow::raw(&&line), Some(&b"abc"[..]));
 }
 
 #[test]

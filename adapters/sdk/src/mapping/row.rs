@@ -8,6 +8,17 @@ use std::{
 
 use super::SourceRow;
 
+/// A reference to a row is the row.
+impl<T: SourceRow + ?Sized> SourceRow for &T {
+    fn column(&self, name: &str) -> Option<Cow<'_, str>> {
+        (**self).column(name)
+    }
+
+    fn raw(&self) -> Option<&[u8]> {
+        (**self).raw()
+    }
+}
+
 impl<S: std::hash::BuildHasher> SourceRow for HashMap<String, String, S> {
     fn column(&self, name: &str) -> Option<Cow<'_, str>> {
         self.get(name).map(|v| Cow::Borrowed(v.as_str()))
