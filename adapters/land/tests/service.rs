@@ -248,6 +248,126 @@ const BREAKAGES: &[Breakage] = &[
     },
 ];
 
+/// Breakages only the adapter's own checks catch (the mapping cannot see them).
+const ADAPTER_BREAKAGES: &[Breakage] = &[
+    Breakage {
+        reason: "bad_date",
+        sql: "UPDATE RBLOW SET PREV_YM = '11213' WHERE {k}",
+        holdings_fail: false,
+    },
+    Breakage {
+        reason: "id_shape",
+        sql: "UPDATE RBLOW SET OWNER_ID = 'A3' WHERE {k}",
+        holdings_fail: false,
+    },
+    Breakage {
+        reason: "bad_register_sequence",
+        sql: "UPDATE RBLOW SET RSEQ = '1' WHERE {k}",
+        holdings_fail: true,
+    },
+    Breakage {
+        reason: "bad_parcel_key",
+        sql: "UPDATE RBLOW SET PARCEL_NO = '0001-01' WHERE {k}; \
+              UPDATE RALID SET PARCEL_NO = '0001-01' WHERE {k}",
+        holdings_fail: true,
+    },
+];
+
+async fn adapter_checks_catch_what_the_mapping_cannot(backend: Backend) {
+    common::observe();
+    let (_, register) = common::generated(15, 80);
+    let (index, owner) = person_owner(&register);
+    let parcel = &register.parcels[index];
+    let where_clause = format!(
+        "UNIT = '{}' AND SEC = '{}' AND PARCEL_NO = '{}'",
+        parcel.key.land_office_code,
+        parcel.key.section_code,
+        parcel.key.parcel_number.replace('-', "")
+    );
+    for breakage in ADAPTER_BREAKAGES {
+        let Some(fixture) = Fixture::new(backend, &register).await else {
+            return;
+        };
+        fixture
+            .execute(&breakage.sql.replace("{k}", &where_clause))
+            .await;
+        let before = common::malformed_count(breakage.reason);
+        if breakage.reason != "bad_parcel_key" {
+            assert_refused(
+                get_parcel(&fixture.service, common::key(parcel)).await,
+                Reason::SourceRecordMalformed,
+                Code::DataLoss,
+            );
+        }
+        let holdings = list_holdings(&fixture.service, &owner).await;
+        if breakage.holdings_fail {
+            assert_refused(holdings, Reason::SourceRecordMalformed, Code::DataLoss);
+        } else {
+            assert!(holdings.is_ok(), "{}: {holdings:?}", breakage.sql);
+        }
+        assert!(
+            common::malformed_count(breakage.reason) > before,
+            "{} counted under {}",
+            breakage.sql,
+            breakage.reason
+        );
+    }
+
+    // An encumbrance naming an ownership entry the parcel lacks.
+    let Some(encumbered) = register.parcels.iter().find(|p| !p.encumbrances.is_empty()) else {
+        panic!("no encumbered parcel");
+    };
+    let Some(fixture) = Fixture::new(backend, &register).await else {
+        return;
+    };
+    fixture
+        .execute(&format!(
+            "UPDATE RCLOR SET TARGET_RSEQ = '0099' WHERE UNIT = '{}' AND SEC = '{}' AND \
+             PARCEL_NO = '{}'",
+            encumbered.key.land_office_code,
+            encumbered.key.section_code,
+            encumbered.key.parcel_number.replace('-', "")
+        ))
+        .await;
+    let before = common::malformed_count("dangling_target");
+    assert_refused(
+        get_parcel(&fixture.service, common::key(encumbered)).await,
+        Reason::SourceRecordMalformed,
+        Code::DataLoss,
+    );
+    assert!(common::malformed_count("dangling_target") > before);
+}
+both_backends!(adapter_checks_catch_what_the_mapping_cannot);
+
+#[tokio::test]
+async fn values_that_are_not_text_are_malformed() {
+    common::observe();
+    let (_, register) = common::generated(16, 40);
+    let parcel = &register.parcels[0];
+    let where_clause = format!(
+        "UNIT = '{}' AND SEC = '{}' AND PARCEL_NO = '{}'",
+        parcel.key.land_office_code,
+        parcel.key.section_code,
+        parcel.key.parcel_number.replace('-', "")
+    );
+    for sql in [
+        "UPDATE RALID SET ZONE = x'00ff' WHERE {k}",
+        "UPDATE RALID SET SEC_NAME = CAST(x'e4b8ff' AS TEXT) WHERE {k}",
+    ] {
+        let fixture = Fixture::new(Backend::Sqlite, &register)
+            .await
+            .expect("sqlite");
+        fixture.execute(&sql.replace("{k}", &where_clause)).await;
+        let before = common::malformed_count("not_text");
+        assert_refused(
+            get_parcel(&fixture.service, common::key(parcel)).await,
+            Reason::SourceRecordMalformed,
+            Code::DataLoss,
+        );
+        assert!(common::malformed_count("not_text") > before, "{sql}");
+    }
+}
+
 async fn malformed_rows_are_refused_logged_and_counted(backend: Backend) {
     common::observe();
     let (_, register) = common::generated(11, 80);
