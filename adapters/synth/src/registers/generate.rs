@@ -224,6 +224,11 @@ impl Draw {
         items[self.0.random_range(0..items.len())]
     }
 
+    /// A reference to one item of a static, non-empty table.
+    fn pick_ref<'t, T>(&mut self, items: &'t [T]) -> &'t T {
+        &items[self.0.random_range(0..items.len())]
+    }
+
     /// One item of a static, non-empty weighted table.
     fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
         let total: u32 = items.iter().map(|i| i.1).sum();
@@ -665,13 +670,6 @@ fn company(
         director_people: members,
     };
     (company, side)
-}
-
-impl Draw {
-    /// A reference to one item of a static, non-empty table.
-    fn pick_ref<'t, T>(&mut self, items: &'t [T]) -> &'t T {
-        &items[self.0.random_range(0..items.len())]
-    }
 }
 
 // ---- land (地政) ---------------------------------------------------------------------------
@@ -1126,9 +1124,10 @@ impl LandGen<'_> {
             .map(|o| o.registered_on)
             .min()
             .unwrap_or_else(|| year_end(LAST_YEAR));
-        let described_from = add_years(first_owned, 0).max(ymd(40, 1, 1));
+        // The description was last registered (re-surveyed, subdivided…) up to 15 years
+        // before the earliest ownership entry.
         let registered_on = d.day(
-            from_days(described_from.to_days() - 15 * 365).max(ymd(40, 1, 1)),
+            from_days(first_owned.to_days() - 15 * 365).max(ymd(40, 1, 1)),
             first_owned,
         );
 
