@@ -15,12 +15,14 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Map, Value};
 use tongdao_core::ids::{BusinessNumber, NationalId};
 
+/// Path of the open-data API; the dataset UUID follows.
+pub const OPEN_DATA_PATH: &str = "/od/data/api/";
 /// `公司登記基本資料-應用三`: basic data with status code and business items.
-const COMPANY_DATASET: &str = "236EE382-4942-41A9-BD03-CA0709025E7C";
+pub const COMPANY_DATASET: &str = "236EE382-4942-41A9-BD03-CA0709025E7C";
 /// `公司登記董監事資料集`.
-const DIRECTORS_DATASET: &str = "4E5F7653-1B91-4DDC-99D5-468530FAE396";
+pub const DIRECTORS_DATASET: &str = "4E5F7653-1B91-4DDC-99D5-468530FAE396";
 /// The registry-internal endpoint listing a person's directorships.
-const DIRECTORSHIPS_PATH: &str = "/od/internal/api/directorships";
+pub const DIRECTORSHIPS_PATH: &str = "/od/internal/api/directorships";
 
 /// The service's page size limit (`$top` at most 1000).
 const PAGE_SIZE: usize = 1000;
@@ -54,6 +56,37 @@ pub enum SourceError {
         /// For operators.
         detail: String,
     },
+}
+
+impl SourceError {
+    /// The same error, its detail prefixed with where it happened.
+    fn at(self, location: &str) -> SourceError {
+        match self {
+            SourceError::Unavailable { detail } => SourceError::Unavailable {
+                detail: format!("{location}: {detail}"),
+            },
+            SourceError::Rejected { detail } => SourceError::Rejected {
+                detail: format!("{location}: {detail}"),
+            },
+            SourceError::Malformed { reason, detail } => SourceError::Malformed {
+                reason,
+                detail: format!("{location}: {detail}"),
+            },
+        }
+    }
+}
+
+/// How a log line names a query: a national ID by its last 4 characters only.
+pub fn describe_query(path: &str, field: &str, value: &str) -> String {
+    if field == "Person_ID" {
+        let last4: String = value
+            .chars()
+            .skip(value.chars().count().saturating_sub(4))
+            .collect();
+        format!("{path} ({field} eq ******{last4})")
+    } else {
+        format!("{path} ({field} eq {value})")
+    }
 }
 
 /// Why the client cannot be built.
@@ -119,7 +152,7 @@ impl GcisClient {
         &self,
         business_number: &BusinessNumber,
     ) -> Result<Option<Map<String, Value>>, SourceError> {
-        let path = format!("/od/data/api/{COMPANY_DATASET}");
+        let path = format!("{OPEN_DATA_PATH}{COMPANY_DATASET}");
         let mut rows = self
             .query(
                 &path,
@@ -131,7 +164,11 @@ impl GcisClient {
         if rows.len() > 1 {
             return Err(SourceError::Malformed {
                 reason: "duplicate_record",
-                detail: format!("{} company objects for one business number", rows.len()),
+                detail: format!(
+                    "{}: {} company objects for one business number",
+                    describe_query(&path, "Business_Accounting_NO", business_number.as_str()),
+                    rows.len()
+                ),
             });
         }
         Ok(rows.pop())
@@ -142,7 +179,7 @@ impl GcisClient {
         &self,
         business_number: &BusinessNumber,
     ) -> Result<Vec<Map<String, Value>>, SourceError> {
-        let path = format!("/od/data/api/{DIRECTORS_DATASET}");
+        let path = format!("{OPEN_DATA_PATH}{DIRECTORS_DATASET}");
         self.query(
             &path,
             "Business_Accounting_NO",
@@ -174,6 +211,7 @@ impl GcisClient {
         value: &str,
         top: usize,
     ) -> Result<Vec<Map<String, Value>>, SourceError> {
+        let location = describe_query(path, field, value);
         let mut rows = Vec::new();
         for page in 0..MAX_PAGES {
             let skip = page * top;
@@ -182,8 +220,8 @@ impl GcisClient {
                 self.base,
                 encode_query_value(&format!("{field} eq {value}")),
             );
-            let body = self.get(&uri).await?;
-            let page_rows = rows_of(&body)?;
+            let body = self.get(&uri).await.map_err(|e| e.at(&location))?;
+            let page_rows = rows_of(&body).map_err(|e| e.at(&location))?;
             let full = page_rows.len() >= top;
             rows.extend(page_rows);
             if !full {
@@ -192,7 +230,7 @@ impl GcisClient {
         }
         Err(SourceError::Malformed {
             reason: "too_many_rows",
-            detail: format!("more than {} rows for one subject", MAX_PAGES * top),
+            detail: format!("{location}: more than {} rows", MAX_PAGES * top),
         })
     }
 

@@ -14,7 +14,10 @@ use tongdao_schemas::commerce::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::gcis::{GcisClient, SourceError};
+use crate::gcis::{
+    COMPANY_DATASET, DIRECTORS_DATASET, DIRECTORSHIPS_PATH, GcisClient, OPEN_DATA_PATH,
+    SourceError, describe_query,
+};
 use crate::records::{CommerceMapping, RecordError};
 
 /// Metric counting malformed source records, by `reason`.
@@ -96,46 +99,44 @@ pub struct CommerceService {
     mapping: Arc<CommerceMapping>,
 }
 
-/// Logs and counts a source failure; `subject` is a business number or "" (never a national
-/// ID).
-fn source_failure(error: SourceError, operation: &'static str, subject: &str) -> LookupError {
+/// Logs and counts a source failure. The error's detail says where (the query, a national ID
+/// shown by its last 4 characters only).
+fn source_failure(error: SourceError, operation: &'static str) -> LookupError {
     match error {
         SourceError::Unavailable { detail } => {
             metrics::counter!(SOURCE_ERRORS_METRIC, "adapter" => "commerce", "kind" => "unavailable")
                 .increment(1);
-            tracing::warn!(operation, business_number = subject, %detail, "commerce: GCIS unavailable");
+            tracing::warn!(operation, %detail, "commerce: GCIS unavailable");
             LookupError::Unavailable
         }
         SourceError::Rejected { detail } => {
             metrics::counter!(SOURCE_ERRORS_METRIC, "adapter" => "commerce", "kind" => "rejected")
                 .increment(1);
-            tracing::error!(operation, business_number = subject, %detail, "commerce: GCIS refused the query");
+            tracing::error!(operation, %detail, "commerce: GCIS refused the query");
             LookupError::SourceRejected
         }
         SourceError::Malformed { reason, detail } => {
-            malformed(reason, operation, subject, &detail);
+            malformed(reason, operation, &detail);
             LookupError::SourceMalformed { reason }
         }
     }
 }
 
-fn malformed(reason: &'static str, operation: &'static str, subject: &str, detail: &str) {
+/// Logs (with where in the source and the rule broken) and counts a malformed answer.
+fn malformed(reason: &'static str, operation: &'static str, detail: &str) {
     metrics::counter!(MALFORMED_METRIC, "adapter" => "commerce", "reason" => reason).increment(1);
-    tracing::warn!(
-        operation,
-        business_number = subject,
-        reason,
-        detail,
-        "commerce: malformed GCIS record"
-    );
+    tracing::warn!(operation, reason, detail, "commerce: malformed GCIS record");
 }
 
-fn record_failure(error: &RecordError, operation: &'static str, subject: &str) -> LookupError {
+/// An object that failed the mapping: `location` is its query and index in the answer.
+fn record_failure(error: &RecordError, operation: &'static str, location: &str) -> LookupError {
     malformed(
         error.problem,
         operation,
-        subject,
-        &format!("key {} (field {})", error.key, error.field),
+        &format!(
+            "{location}: key {} (field {}) breaks {}",
+            error.key, error.field, error.problem
+        ),
     );
     LookupError::SourceMalformed {
         reason: error.problem,
@@ -167,32 +168,45 @@ impl CommerceService {
             self.client.directors(&subject)
         );
         let company = company
-            .map_err(|e| source_failure(e, "GetCompany", number))?
+            .map_err(|e| source_failure(e, "GetCompany"))?
             .ok_or(LookupError::NotFound)?;
-        let directors = directors.map_err(|e| source_failure(e, "GetCompany", number))?;
+        let directors = directors.map_err(|e| source_failure(e, "GetCompany"))?;
 
+        let company_query = describe_query(
+            &format!("{OPEN_DATA_PATH}{COMPANY_DATASET}"),
+            "Business_Accounting_NO",
+            number,
+        );
         let mut mapped = self
             .mapping
             .company(&company)
-            .map_err(|e| record_failure(&e, "GetCompany", number))?;
+            .map_err(|e| record_failure(&e, "GetCompany", &format!("{company_query} record 0")))?;
         if mapped.business_number != number {
             malformed(
                 "subject_mismatch",
                 "GetCompany",
-                number,
-                "the answer is about another business number",
+                &format!("{company_query} record 0: the object is about another business number"),
             );
             return Err(LookupError::SourceMalformed {
                 reason: "subject_mismatch",
             });
         }
+        let directors_query = describe_query(
+            &format!("{OPEN_DATA_PATH}{DIRECTORS_DATASET}"),
+            "Business_Accounting_NO",
+            number,
+        );
         mapped.directors = directors
             .iter()
             .enumerate()
             .map(|(i, director)| {
-                self.mapping
-                    .director(director)
-                    .map_err(|e| record_failure(&e.within("directors", i), "GetCompany", number))
+                self.mapping.director(director).map_err(|e| {
+                    record_failure(
+                        &e.within("directors", i),
+                        "GetCompany",
+                        &format!("{directors_query} record {i}"),
+                    )
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(mapped)
@@ -214,9 +228,10 @@ impl CommerceService {
             .client
             .directorships(&subject)
             .await
-            .map_err(|e| source_failure(e, "ListDirectorships", ""))?;
+            .map_err(|e| source_failure(e, "ListDirectorships"))?;
+        let query = describe_query(DIRECTORSHIPS_PATH, "Person_ID", subject.as_str());
         let mut directorships = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for (i, row) in rows.iter().enumerate() {
             // The row's company, for the log: a business number, never the person's ID.
             let company = row
                 .get("Business_Accounting_NO")
@@ -229,18 +244,19 @@ impl CommerceService {
                 malformed(
                     "subject_mismatch",
                     "ListDirectorships",
-                    company,
-                    "a row is about another person",
+                    &format!("{query} record {i} (company {company}): about another person"),
                 );
                 return Err(LookupError::SourceMalformed {
                     reason: "subject_mismatch",
                 });
             }
-            directorships.push(
-                self.mapping
-                    .directorship(row)
-                    .map_err(|e| record_failure(&e, "ListDirectorships", company))?,
-            );
+            directorships.push(self.mapping.directorship(row).map_err(|e| {
+                record_failure(
+                    &e,
+                    "ListDirectorships",
+                    &format!("{query} record {i} (company {company})"),
+                )
+            })?);
         }
         Ok(ListDirectorshipsResponse { directorships })
     }

@@ -694,6 +694,13 @@ async fn malformed_company_is_refused_whole_counted_and_logged() {
         "{text}"
     );
     assert!(text.contains("directors[1].Person_Shareholding"), "{text}");
+    // Where in the source: the query and the record's index in the answer.
+    assert!(
+        text.contains(&format!(
+            "Business_Accounting_NO eq {bad_director}) record 1"
+        )),
+        "{text}"
+    );
     standin.stop().await;
 }
 
@@ -724,6 +731,10 @@ async fn malformed_directorship_is_refused_and_logged_without_the_id() {
     let text = log.text();
     assert!(
         text.contains("malformed GCIS record") && text.contains(&second),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Person_ID eq ******{}) record", shared.last4())),
         "{text}"
     );
     for company in &register.companies {
