@@ -46,10 +46,10 @@ pub enum ArtefactError {
 /// `UNAVAILABLE`) on every variant but [`StoreError::Conflict`], which is a bug.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The embedded store cannot make records durable now (a write or sync failed: disk full,
-    /// I/O error). Nothing was acknowledged for this request; the store retries by itself
-    /// with the next request.
-    #[error("the consent store cannot write: {0}")]
+    /// The store cannot answer now: the embedded store could not make a change durable (a
+    /// write or sync failed: disk full, I/O error), or Redis did not answer in time. Nothing
+    /// was acknowledged; the store recovers by itself once the cause is gone.
+    #[error("the consent store is unavailable: {0}")]
     Unavailable(String),
     /// The embedded store has been closed.
     #[error("the consent store is closed")]

@@ -196,10 +196,7 @@ impl FileStore {
         }
         let mut acked_len = valid_len;
         if valid_len == 0 {
-            let header = encode_line(&EventOut::Header {
-                format: FORMAT_NAME,
-                version: FORMAT_VERSION,
-            });
+            let header = header_line();
             file.write_all(&header)
                 .and_then(|()| file.sync_data())
                 .map_err(StoreError::io("cannot write", &path))?;
@@ -477,10 +474,17 @@ enum EventOut<'a> {
 #[derive(Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum EventIn {
-    Header { format: String, version: u32 },
+    Header {},
     Grant { consent: ConsentIn<Pseudonym> },
     Revoke { id: ConsentId, at: Timestamp },
     Use { id: ConsentId, at: Timestamp },
+}
+
+fn header_line() -> Vec<u8> {
+    encode_line(&EventOut::Header {
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+    })
 }
 
 /// `<json> <crc32 hex>\n`.
@@ -515,13 +519,28 @@ struct Replayed {
 
 fn replay(path: &Path, data: &[u8]) -> Result<Replayed, StoreError> {
     let mut state = State::default();
-    let mut offset = 0;
-    let mut number = 0;
     let corrupt = |line: usize, detail: String| StoreError::Corrupt {
         path: path.to_owned(),
         line,
         detail,
     };
+    // The header line never varies: a file that does not begin with it is either cut short
+    // while being created (start again) or not a consent log (never cut anything of it).
+    let header = header_line();
+    if !data.starts_with(&header) {
+        if header.starts_with(data) {
+            return Ok(Replayed {
+                state,
+                valid_len: 0,
+            });
+        }
+        return Err(corrupt(
+            1,
+            format!("not a {FORMAT_NAME} of version {FORMAT_VERSION}"),
+        ));
+    }
+    let mut offset = header.len();
+    let mut number = 1;
     while offset < data.len() {
         number += 1;
         let rest = &data[offset..];
@@ -538,7 +557,7 @@ fn replay(path: &Path, data: &[u8]) -> Result<Replayed, StoreError> {
                 break;
             }
         };
-        apply(&mut state, event, number == 1).map_err(|detail| corrupt(number, detail))?;
+        apply(&mut state, event).map_err(|detail| corrupt(number, detail))?;
         offset += len;
     }
     Ok(Replayed {
@@ -562,18 +581,10 @@ fn later_line_is_good(rest: &[u8]) -> bool {
     false
 }
 
-fn apply(state: &mut State, event: EventIn, first: bool) -> Result<(), String> {
-    match (event, first) {
-        (EventIn::Header { format, version }, true) => {
-            if format != FORMAT_NAME || version != FORMAT_VERSION {
-                return Err(format!(
-                    "not a consent log of version {FORMAT_VERSION} ({format} {version})"
-                ));
-            }
-        }
-        (_, true) => return Err("the first line is not the header".into()),
-        (EventIn::Header { .. }, false) => return Err("a second header".into()),
-        (EventIn::Grant { consent }, false) => {
+fn apply(state: &mut State, event: EventIn) -> Result<(), String> {
+    match event {
+        EventIn::Header { .. } => return Err("a second header".into()),
+        EventIn::Grant { consent } => {
             let consent = StoredConsent::from_in(consent)?;
             match state.consents.get(&consent.id) {
                 None => state.insert(consent, true),
@@ -583,14 +594,14 @@ fn apply(state: &mut State, event: EventIn, first: bool) -> Result<(), String> {
                 }
             }
         }
-        (EventIn::Revoke { id, at }, false) => {
+        EventIn::Revoke { id, at } => {
             let entry = state
                 .consents
                 .get_mut(&id)
                 .ok_or_else(|| format!("revocation of unknown consent {id}"))?;
             entry.revoked.get_or_insert(Mark { at, durable: true });
         }
-        (EventIn::Use { id, at }, false) => {
+        EventIn::Use { id, at } => {
             let entry = state
                 .consents
                 .get_mut(&id)

@@ -41,8 +41,9 @@ use crate::{
 pub struct RedisOptions {
     /// Prefix of every key. Default `tongdao:consent:`; tests use a unique one each.
     pub prefix: String,
-    /// Longest wait for one answer. Default 1 s: a stuck Redis fails the check closed
-    /// (the exchange gets `UNAVAILABLE`) rather than holding it to its deadline.
+    /// Longest wait for one operation, reconnecting included. Default 1 s: a stuck or
+    /// unreachable Redis fails the check closed (the exchange gets `UNAVAILABLE`) rather than
+    /// holding it to its deadline.
     pub response_timeout: Duration,
     /// Longest wait to (re)connect. Default 1 s.
     pub connection_timeout: Duration,
@@ -67,6 +68,7 @@ impl Default for RedisOptions {
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
+    timeout: Duration,
     key: SubjectKey,
     prefix: Arc<str>,
     retention_ms: i64,
@@ -97,9 +99,14 @@ impl RedisStore {
         options: RedisOptions,
     ) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(url)?;
+        // Reconnect attempts are short and few: while they run, requests wait on them, and
+        // `bounded` cuts every request off at `response_timeout` anyway.
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(options.response_timeout))
-            .set_connection_timeout(Some(options.connection_timeout));
+            .set_connection_timeout(Some(options.connection_timeout))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
         let mut connection = ConnectionManager::new_with_config(client, config).await?;
         let scripts = Scripts {
             grant: Script::new(GRANT),
@@ -118,6 +125,7 @@ impl RedisStore {
         let retention_ms = i64::try_from(options.retention.as_millis()).unwrap_or(i64::MAX);
         Ok(RedisStore {
             connection,
+            timeout: options.response_timeout,
             key,
             prefix: options.prefix.into(),
             retention_ms,
@@ -127,9 +135,30 @@ impl RedisStore {
 
     /// One `PING`: a health probe, and the benchmark's baseline round trip.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        let _: String = redis::cmd("PING").query_async(&mut connection).await?;
-        Ok(())
+        self.bounded(async {
+            let mut connection = self.connection.clone();
+            let _: String = redis::cmd("PING").query_async(&mut connection).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Cuts an operation off after `response_timeout`. A script that was sent may still run
+    /// in Redis: a revocation or grant cut off this way may have happened (the caller was
+    /// told it did not and will retry, which is idempotent); a single-use consent may have
+    /// been consumed without a permit (fail closed).
+    async fn bounded<T, E: From<StoreError>>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        match tokio::time::timeout(self.timeout, operation).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "redis did not answer within {} ms",
+                self.timeout.as_millis()
+            ))
+            .into()),
+        }
     }
 
     fn consent_key(&self, id: &ConsentId) -> String {
@@ -299,7 +328,7 @@ impl RedisStore {
 
 impl ConsentStore for RedisStore {
     fn grant<'a>(&'a self, consent: &'a Consent) -> StoreFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.grant_inner(consent))
+        Box::pin(self.bounded(self.grant_inner(consent)))
     }
 
     fn revoke<'a>(
@@ -308,14 +337,14 @@ impl ConsentStore for RedisStore {
         subject: &'a NationalId,
         at: Timestamp,
     ) -> StoreFuture<'a, Result<Revocation, StoreError>> {
-        Box::pin(self.revoke_inner(id, subject, at))
+        Box::pin(self.bounded(self.revoke_inner(id, subject, at)))
     }
 
     fn list<'a>(
         &'a self,
         subject: &'a NationalId,
     ) -> StoreFuture<'a, Result<Vec<(Consent, ConsentState)>, StoreError>> {
-        Box::pin(self.list_inner(subject))
+        Box::pin(self.bounded(self.list_inner(subject)))
     }
 
     fn check<'a>(
@@ -323,7 +352,7 @@ impl ConsentStore for RedisStore {
         id: &'a ConsentId,
         usage: &'a Use<'a>,
     ) -> StoreFuture<'a, Result<Permit, CheckError>> {
-        Box::pin(self.check_inner(id, usage))
+        Box::pin(self.bounded(self.check_inner(id, usage)))
     }
 }
 
