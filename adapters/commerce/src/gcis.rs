@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -212,26 +212,36 @@ impl GcisClient {
         top: usize,
     ) -> Result<Vec<Map<String, Value>>, SourceError> {
         let location = describe_query(path, field, value);
-        let mut rows = Vec::new();
-        for page in 0..MAX_PAGES {
-            let skip = page * top;
-            let uri = format!(
-                "{}{path}?$format=json&$filter={}&$skip={skip}&$top={top}",
-                self.base,
-                encode_query_value(&format!("{field} eq {value}")),
-            );
-            let body = self.get(&uri).await.map_err(|e| e.at(&location))?;
-            let page_rows = rows_of(&body).map_err(|e| e.at(&location))?;
-            let full = page_rows.len() >= top;
-            rows.extend(page_rows);
-            if !full {
-                return Ok(rows);
+        let pages = async {
+            let mut rows = Vec::new();
+            for page in 0..MAX_PAGES {
+                let skip = page * top;
+                let uri = format!(
+                    "{}{path}?$format=json&$filter={}&$skip={skip}&$top={top}",
+                    self.base,
+                    encode_query_value(&format!("{field} eq {value}")),
+                );
+                let page_rows = rows_of(&self.get(&uri).await?)?;
+                let full = page_rows.len() >= top;
+                rows.extend(page_rows);
+                if !full {
+                    return Ok(rows);
+                }
             }
-        }
-        Err(SourceError::Malformed {
-            reason: "too_many_rows",
-            detail: format!("{location}: more than {} rows", MAX_PAGES * top),
-        })
+            Err(SourceError::Malformed {
+                reason: "too_many_rows",
+                detail: format!("more than {} rows", MAX_PAGES * top),
+            })
+        };
+        // One time limit for the whole query, however many pages it takes.
+        tokio::time::timeout(self.timeout, pages)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SourceError::Unavailable {
+                    detail: format!("no answer within {} ms", self.timeout.as_millis()),
+                })
+            })
+            .map_err(|e| e.at(&location))
     }
 
     /// GET `uri`; the body of a 200 answer.
@@ -245,29 +255,30 @@ impl GcisClient {
             .map_err(|_| SourceError::Rejected {
                 detail: "the request could not be formed".into(),
             })?;
-        let exchange = async {
-            let response =
-                self.http
-                    .request(request)
-                    .await
-                    .map_err(|error| SourceError::Unavailable {
-                        detail: format!("request failed: {}", error_chain(&error)),
-                    })?;
-            let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
-                .collect()
+        let response =
+            self.http
+                .request(request)
                 .await
                 .map_err(|error| SourceError::Unavailable {
-                    detail: format!("reading the answer failed: {error}"),
-                })?
-                .to_bytes();
-            Ok::<_, SourceError>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+                    detail: format!("request failed: {}", error_chain(&error)),
+                })?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
+            .collect()
             .await
-            .map_err(|_| SourceError::Unavailable {
-                detail: format!("no answer within {} ms", self.timeout.as_millis()),
-            })??;
+            .map_err(|error| {
+                if error.downcast_ref::<LengthLimitError>().is_some() {
+                    SourceError::Malformed {
+                        reason: "too_large",
+                        detail: format!("an answer over {MAX_BODY_BYTES} bytes"),
+                    }
+                } else {
+                    SourceError::Unavailable {
+                        detail: format!("reading the answer failed: {error}"),
+                    }
+                }
+            })?
+            .to_bytes();
         if status.is_success() {
             Ok(body)
         } else if status.is_server_error()

@@ -1039,3 +1039,21 @@ async fn connections_are_reused() {
     );
     standin.stop().await;
 }
+
+#[tokio::test]
+async fn more_directors_than_a_page_are_all_served() {
+    let mut register = register();
+    let company = &mut register.companies[0];
+    company.directors = (0..2_345u32)
+        .map(|n| director("董事", 6_000_000 + n, &format!("董事{n}"), "", u64::from(n)))
+        .collect();
+    let standin = StandIn::start(Dataset::from_register(&register)).await;
+    let service = standin.service(5000);
+    let company = &register.companies[0];
+    let got = get_company(&service, company.business_number.as_str())
+        .await
+        .expect("served");
+    assert_eq!(got.directors.len(), 2_345, "three pages of at most 1000");
+    assert_eq!(got, expected(company));
+    standin.stop().await;
+}
