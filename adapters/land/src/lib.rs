@@ -22,7 +22,11 @@ pub use records::LandMapping;
 pub use service::{LandService, LookupError};
 pub use store::{AnyStore, LandStore, PostgresStore, SqliteStore, StoreError};
 
-/// Opens the configured database (checking its tables) and returns the service over it.
+/// How often the owner IDs are rescanned (see [`LandService::rescan_owner_ids`]).
+pub const OWNER_ID_RESCAN: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Opens the configured database (checking its tables), scans its owner IDs and returns the
+/// service over it, rescanning every [`OWNER_ID_RESCAN`].
 pub async fn open(
     config: &tongdao_config::LandAdapterConfig,
 ) -> Result<LandService<AnyStore>, StartError> {
@@ -49,7 +53,15 @@ pub async fn open(
                 store::describe_database(&config.database)
             ))
         })?;
-    Ok(LandService::new(Arc::new(store), Arc::new(mapping)))
+    let service = LandService::new(Arc::new(store), Arc::new(mapping));
+    service.rescan_owner_ids().await.map_err(|e| {
+        fail(format!(
+            "adapters.land.database: {}: scanning owner IDs: {e}",
+            store::describe_database(&config.database)
+        ))
+    })?;
+    service.spawn_rescans(OWNER_ID_RESCAN);
+    Ok(service)
 }
 
 /// Loads the adapter's certificates and opens its database.

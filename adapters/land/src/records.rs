@@ -460,6 +460,17 @@ pub(crate) fn owner_kind(id: &str) -> Result<OwnerKind, Problem> {
     Err(Problem::IdShape)
 }
 
+/// Whether a raw `OWNER_ID` can be attributed: NULL or blank (a public owner), or exactly the
+/// canonical text of a valid ID (no surrounding spaces, checksum right). An ID that fails this
+/// might be anyone's, so the absence of holdings cannot be confirmed while such rows exist.
+pub fn owner_id_attributable(raw: Option<&str>) -> bool {
+    match raw {
+        None => true,
+        Some(raw) if raw.trim().is_empty() => true,
+        Some(raw) => raw.trim() == raw && owner_kind(raw).is_ok(),
+    }
+}
+
 /// Σ n/d == 1 exactly (false on overflow or an empty list).
 fn shares_make_one(shares: impl Iterator<Item = (u64, u64)>) -> bool {
     fn gcd(mut a: u128, mut b: u128) -> u128 {

@@ -140,3 +140,6 @@ pub(crate) fn probe(table: &str, columns: &[&str]) -> String {
 pub(crate) fn sqlite_placeholders(sql: &str) -> String {
     sql.replace('$', "?")
 }
+
+/// Every ownership entry's key and owner ID (the unattributable-owner scan).
+pub(crate) const SELECT_OWNER_IDS: &str = "SELECT UNIT, SEC, PARCEL_NO, RSEQ, OWNER_ID FROM RBLOW";

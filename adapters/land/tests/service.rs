@@ -96,6 +96,16 @@ async fn answers_agree_with_the_register(backend: Backend) {
         register.parcels.iter().any(|p| !p.encumbrances.is_empty()),
         "the register has encumbrances"
     );
+    let scan = fixture.service.rescan_owner_ids().await.expect("scan");
+    assert_eq!(scan.unattributable, 0, "{scan:?}");
+    assert_eq!(
+        scan.rows,
+        register
+            .parcels
+            .iter()
+            .map(|p| p.owners.len() as u64)
+            .sum::<u64>()
+    );
     for parcel in &register.parcels {
         let got = get_parcel(&fixture.service, common::key(parcel))
             .await
@@ -492,6 +502,92 @@ async fn bad_owner_ids_and_codes_are_refused(backend: Backend) {
     assert!(common::malformed_count("unknown_code") > before);
 }
 both_backends!(bad_owner_ids_and_codes_are_refused);
+
+async fn unattributable_owner_ids_prevent_claiming_absence(backend: Backend) {
+    common::observe();
+    let (population, register) = common::generated(17, 80);
+    let Some(fixture) = Fixture::new(backend, &register).await else {
+        return;
+    };
+    let expected = common::expected_holdings(&register);
+    let landless = population
+        .people()
+        .map(|(_, p)| p.national_id.to_string())
+        .find(|id| !expected.contains_key(id))
+        .expect("someone without land");
+    // A sole-parcel owner whose ID gets a padded copy: the exact lookup no longer finds it.
+    let (owner, holdings) = expected
+        .iter()
+        .find(|(_, h)| h.len() == 1)
+        .expect("someone with one parcel");
+    let key = holdings[0].key.clone().expect("key");
+    fixture
+        .execute(&format!(
+            "UPDATE RBLOW SET OWNER_ID = ' {owner}' WHERE UNIT = '{}' AND SEC = '{}' AND \
+             PARCEL_NO = '{}' AND OWNER_ID = '{owner}'",
+            key.land_office_code,
+            key.section_code,
+            key.parcel_number.replace('-', "")
+        ))
+        .await;
+    // Not noticed until the next scan.
+    assert!(
+        list_holdings(&fixture.service, owner)
+            .await
+            .expect("ok")
+            .is_empty()
+    );
+    let scan = fixture.service.rescan_owner_ids().await.expect("scan");
+    assert_eq!(scan.unattributable, 1, "{scan:?}");
+    let before = common::malformed_count("unattributable_owner_id");
+    for id in [owner.as_str(), landless.as_str()] {
+        assert_refused(
+            list_holdings(&fixture.service, id).await,
+            Reason::SourceRecordMalformed,
+            Code::DataLoss,
+        );
+    }
+    assert!(common::malformed_count("unattributable_owner_id") >= before + 2);
+    // People with holdings are still answered.
+    let (other, other_holdings) = expected
+        .iter()
+        .find(|(id, _)| *id != owner)
+        .expect("another owner");
+    assert_eq!(
+        &list_holdings(&fixture.service, other).await.expect("ok"),
+        other_holdings
+    );
+    // Corrected at the source and rescanned: absence is claimed again.
+    fixture
+        .execute(&format!(
+            "UPDATE RBLOW SET OWNER_ID = '{owner}' WHERE OWNER_ID = ' {owner}'"
+        ))
+        .await;
+    assert_eq!(
+        fixture
+            .service
+            .rescan_owner_ids()
+            .await
+            .expect("scan")
+            .unattributable,
+        0
+    );
+    assert!(
+        list_holdings(&fixture.service, &landless)
+            .await
+            .expect("ok")
+            .is_empty()
+    );
+    assert_eq!(
+        &list_holdings(&fixture.service, owner).await.expect("ok"),
+        holdings
+    );
+    assert!(
+        !common::log_text().contains(owner.as_str()),
+        "never a national ID"
+    );
+}
+both_backends!(unattributable_owner_ids_prevent_claiming_absence);
 
 // ---- the database goes away ----------------------------------------------------------------
 

@@ -121,6 +121,29 @@ pub enum StoreError {
     Worker(String),
 }
 
+/// What a scan of every ownership entry's owner ID found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerIdScan {
+    /// Ownership entries read.
+    pub rows: u64,
+    /// Entries whose owner ID the check refused: they cannot be attributed to anyone.
+    pub unattributable: u64,
+    /// Key (`UNIT/SEC/PARCEL_NO/RSEQ`) of the first such entry.
+    pub first: Option<String>,
+}
+
+impl OwnerIdScan {
+    pub(crate) fn add(&mut self, key: impl FnOnce() -> String, attributable: bool) {
+        self.rows += 1;
+        if !attributable {
+            self.unattributable += 1;
+            if self.first.is_none() {
+                self.first = Some(key());
+            }
+        }
+    }
+}
+
 /// Read access to the land register.
 pub trait LandStore: Send + Sync + 'static {
     /// Every row under `key` (empty if the register has none).
@@ -133,6 +156,13 @@ pub trait LandStore: Send + Sync + 'static {
     /// description ([`crate::schema::HOLDING_COLUMNS`]), in key order.
     fn holdings(&self, owner_id: &str)
     -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+
+    /// Reads every ownership entry's `OWNER_ID` (streaming) and counts those `attributable`
+    /// refuses (it gets the raw value, `None` for NULL).
+    fn scan_owner_ids(
+        &self,
+        attributable: fn(Option<&str>) -> bool,
+    ) -> impl Future<Output = Result<OwnerIdScan, StoreError>> + Send;
 }
 
 /// SQLite or PostgreSQL, chosen by the configured `database` string.
@@ -201,6 +231,16 @@ impl LandStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.holdings(owner_id).await,
             AnyStore::Postgres(s) => s.holdings(owner_id).await,
+        }
+    }
+
+    async fn scan_owner_ids(
+        &self,
+        attributable: fn(Option<&str>) -> bool,
+    ) -> Result<OwnerIdScan, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.scan_owner_ids(attributable).await,
+            AnyStore::Postgres(s) => s.scan_owner_ids(attributable).await,
         }
     }
 }

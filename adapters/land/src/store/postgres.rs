@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::{LandStore, ParcelRows, Row, StoreError, StoredKey};
+use futures::TryStreamExt;
+
+use super::{LandStore, OwnerIdScan, ParcelRows, Row, StoreError, StoredKey};
 use crate::schema::{self, DESCRIPTION_COLUMNS, ENCUMBRANCE_COLUMNS, OWNERSHIP_COLUMNS};
 
 /// A PostgreSQL land register.
@@ -208,5 +210,34 @@ impl LandStore for PostgresStore {
             schema::OWNERSHIP_TABLE,
             schema::HOLDING_COLUMNS,
         ))
+    }
+
+    async fn scan_owner_ids(
+        &self,
+        attributable: fn(Option<&str>) -> bool,
+    ) -> Result<OwnerIdScan, StoreError> {
+        let connection = self.connection().await?;
+        let rows = connection
+            .client
+            .query_raw(schema::SELECT_OWNER_IDS, std::iter::empty::<&str>())
+            .await?;
+        futures::pin_mut!(rows);
+        let mut scan = OwnerIdScan::default();
+        while let Some(row) = rows.try_next().await? {
+            let ok = row.try_get::<_, Option<&str>>(4).is_ok_and(attributable);
+            scan.add(
+                || {
+                    let part = |i| {
+                        row.try_get::<_, Option<String>>(i)
+                            .ok()
+                            .flatten()
+                            .unwrap_or_default()
+                    };
+                    format!("{}/{}/{}/{}", part(0), part(1), part(2), part(3))
+                },
+                ok,
+            );
+        }
+        Ok(scan)
     }
 }

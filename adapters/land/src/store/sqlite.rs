@@ -9,7 +9,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::{LandStore, ParcelRows, Row, StoreError, StoredKey};
+use super::{LandStore, OwnerIdScan, ParcelRows, Row, StoreError, StoredKey};
 use crate::schema::{self, DESCRIPTION_COLUMNS, ENCUMBRANCE_COLUMNS, OWNERSHIP_COLUMNS};
 
 static DESCRIPTION_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -238,6 +238,40 @@ impl LandStore for SqliteStore {
                 schema::HOLDING_COLUMNS,
                 &[owner_id.as_str()],
             )
+        })
+        .await
+    }
+
+    async fn scan_owner_ids(
+        &self,
+        attributable: fn(Option<&str>) -> bool,
+    ) -> Result<OwnerIdScan, StoreError> {
+        self.with_connection(move |connection| {
+            let mut statement = connection.prepare_cached(schema::SELECT_OWNER_IDS)?;
+            let mut rows = statement.query([])?;
+            let mut scan = OwnerIdScan::default();
+            while let Some(row) = rows.next()? {
+                let text = |i: usize| match row.get_ref(i) {
+                    Ok(ValueRef::Text(bytes)) => Ok(std::str::from_utf8(bytes).ok()),
+                    Ok(ValueRef::Null) => Ok(None),
+                    Ok(_) => Ok(Some("\u{fffd}")),
+                    Err(e) => Err(e),
+                };
+                let id = match row.get_ref(4)? {
+                    ValueRef::Null => Some(None),
+                    ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok().map(Some),
+                    _ => None,
+                };
+                let ok = id.is_some_and(attributable);
+                scan.add(
+                    || {
+                        let part = |i| text(i).ok().flatten().unwrap_or("").to_owned();
+                        format!("{}/{}/{}/{}", part(0), part(1), part(2), part(3))
+                    },
+                    ok,
+                );
+            }
+            Ok(scan)
         })
         .await
     }
