@@ -861,6 +861,22 @@ impl Run<'_> {
                 ))
             }
         };
+        if !plan.from_sample
+            && reply.code() == Code::InvalidArgument
+            && reason == Some(Reason::MalformedRequest)
+        {
+            self.push(
+                id,
+                name,
+                Outcome::Skip,
+                format!(
+                    "the method needs more than the subject ({}): pass --request {}={{…}}",
+                    describe(&reply.status),
+                    plan.method.name()
+                ),
+            );
+            return;
+        }
         let outcome = match (plan.kind, reply.code()) {
             (MethodKind::Get, _) if not_found => {
                 Ok("NOT_FOUND tongdao/RECORD_NOT_FOUND".to_owned())

@@ -3,7 +3,9 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, process::ExitCode};
+
+use clap::Parser as _;
 
 use common::{BROKER_NAME, Pki, show};
 use tokio::net::TcpListener;
@@ -11,6 +13,13 @@ use tongdao_config::{AdapterServerConfig, HouseholdAdapterConfig, TlsFiles};
 use tongdao_conformance::{Outcome, run_checks};
 use tongdao_core::ids::NationalId;
 use tongdao_synth::{Population, write_household_extract};
+
+/// The subcommand's arguments as the CLI parses them.
+#[derive(Debug, clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: tongdao_conformance::Args,
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_household_adapter_conforms() {
@@ -65,6 +74,42 @@ async fn the_household_adapter_conforms() {
         .build()
         .expect("target");
     let report = run_checks(&target).await;
+
+    // The command line runs the same checks: exit 0 here; a usage problem exits 64.
+    let path = |p: &str| pki.path(p).display().to_string();
+    let mut argv = vec![
+        "conformance".to_owned(),
+        "--target".to_owned(),
+        addr.to_string(),
+        "--server-name".to_owned(),
+        common::ADAPTER_NAME.to_owned(),
+        "--service".to_owned(),
+        common::SERVICE.to_owned(),
+        "--broker-cert".to_owned(),
+        path("broker.crt"),
+        "--broker-key".to_owned(),
+        path("broker.key"),
+        "--ca".to_owned(),
+        path("grca.crt"),
+        "--stranger-cert".to_owned(),
+        path("agencies/taipei-tax.crt"),
+        "--stranger-key".to_owned(),
+        path("agencies/taipei-tax.key"),
+        "--subject".to_owned(),
+        subject.clone(),
+        "--absent-subject".to_owned(),
+        absent.clone(),
+        "--request".to_owned(),
+        r#"GetTranscript={"kind":"CURRENT_WHOLE"}"#.to_owned(),
+        "--json".to_owned(),
+    ];
+    let cli = Cli::try_parse_from(&argv).expect("arguments parse");
+    let code = tongdao_conformance::main(cli.args).await;
+    assert_eq!(format!("{code:?}"), format!("{:?}", ExitCode::SUCCESS));
+    argv.extend(["--subject".to_owned(), "A12345678".to_owned()]);
+    let cli = Cli::try_parse_from(&argv).expect("arguments parse");
+    let code = tongdao_conformance::main(cli.args).await;
+    assert_eq!(format!("{code:?}"), format!("{:?}", ExitCode::from(64)));
 
     let _ = stop.send(());
     let _ = server.await;
