@@ -91,6 +91,27 @@ impl System {
         Ok(Transcript::decode(body).expect("valid transcript"))
     }
 
+    /// Calls `method` through the broker as `identity` (a path stem under the PKI, e.g.
+    /// `agencies/taipei-tax`) for `purpose`, and decodes the reply.
+    pub async fn ask<Reply: prost::Message + Default>(
+        &self,
+        identity: &str,
+        method: &str,
+        purpose: &str,
+        request: &impl prost::Message,
+    ) -> Result<Reply, Status> {
+        let files = self.sandbox.identity(identity);
+        let (body, _) = self
+            .call(
+                &files,
+                method,
+                Bytes::from(request.encode_to_vec()),
+                &[("tongdao-purpose", purpose)],
+            )
+            .await?;
+        Ok(Reply::decode(body).expect("the reply decodes as the method's output"))
+    }
+
     /// Asks the broker who the holder of `files` is (`tongdao.v1.Directory/WhoAmI`).
     pub async fn who_am_i(&self, files: &ClientFiles) -> tongdao_schemas::v1::WhoAmIResponse {
         let (body, _) = self

@@ -1,9 +1,10 @@
 //! `tongdao bench`: a load generator over mTLS that measures, in one run, the direct
 //! client→adapter path (the floor) and the client→broker→adapter path, and prints their ratio.
 //!
-//! By default it builds a throw-away sandbox (PKI, synthetic household extract, config) and
-//! runs the adapter and the broker as child processes of this binary, so the figures include
-//! real process boundaries and sockets.
+//! It builds a throw-away sandbox (PKI, the five seeded sources, config) and runs the adapters
+//! and the broker as child processes of this binary, so the figures include real process
+//! boundaries and sockets. `--adapter` picks the agency (one representative method each, asked
+//! by an agency a shipped rule allows); `--adapter all` measures the five in turn.
 
 use std::{
     process::ExitCode,
@@ -17,15 +18,13 @@ use std::{
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use prost::Message as _;
-use tongdao_schemas::household::v1::GetTranscriptRequest;
 use tonic::transport::Channel;
 
 use crate::{
+    adapter_cmd::AdapterKind,
     client::{self, ClientFiles},
-    sandbox::{ChildStack, Sandbox},
+    sandbox::{ChildStack, Sandbox, adapter_server_name},
 };
-
-const METHOD: &str = "tongdao.household.v1.HouseholdRegistry/GetTranscript";
 
 /// Arguments of `tongdao bench`.
 #[derive(Debug, clap::Args)]
@@ -42,9 +41,165 @@ pub(crate) struct BenchArgs {
     /// Warm-up seconds before each run (connections, caches).
     #[arg(long, default_value_t = 2)]
     warmup_s: u64,
-    /// Households in the synthetic extract.
+    /// Households in the synthetic population.
     #[arg(long, default_value_t = 2_000)]
     households: usize,
+    /// The agency whose adapter is measured, or `all`.
+    #[arg(long, default_value = "household")]
+    adapter: BenchAdapter,
+}
+
+/// `--adapter`: one agency or all five.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchAdapter {
+    Household,
+    Land,
+    Tax,
+    Health,
+    Commerce,
+    All,
+}
+
+impl BenchAdapter {
+    fn kinds(self) -> Vec<AdapterKind> {
+        match self {
+            BenchAdapter::Household => vec![AdapterKind::Household],
+            BenchAdapter::Land => vec![AdapterKind::Land],
+            BenchAdapter::Tax => vec![AdapterKind::Tax],
+            BenchAdapter::Health => vec![AdapterKind::Health],
+            BenchAdapter::Commerce => vec![AdapterKind::Commerce],
+            BenchAdapter::All => AdapterKind::ALL.to_vec(),
+        }
+    }
+}
+
+/// What a run asks one adapter: a method, who asks it for which purpose, and request bodies
+/// about subjects the source holds records for.
+struct Workload {
+    method: &'static str,
+    identity: &'static str,
+    purpose: &'static str,
+    requests: Arc<[Bytes]>,
+}
+
+impl Workload {
+    fn for_adapter(kind: AdapterKind, sandbox: &Sandbox) -> Result<Workload, String> {
+        use tongdao_schemas::{commerce, health, household, land, tax};
+        use tongdao_synth::registers::{Owner, TaxKind};
+        let registers = sandbox.registers();
+        let encode = |message: &dyn Fn(String) -> Vec<u8>, ids: Vec<String>| -> Arc<[Bytes]> {
+            let mut ids = ids;
+            ids.dedup();
+            ids.into_iter().map(|id| Bytes::from(message(id))).collect()
+        };
+        let workload = match kind {
+            AdapterKind::Household => Workload {
+                method: "tongdao.household.v1.HouseholdRegistry/GetTranscript",
+                identity: "agencies/taipei-tax",
+                purpose: "095",
+                requests: encode(
+                    &|national_id| {
+                        household::v1::GetTranscriptRequest {
+                            national_id,
+                            kind: 0,
+                        }
+                        .encode_to_vec()
+                    },
+                    sandbox.subject_ids().to_vec(),
+                ),
+            },
+            AdapterKind::Land => {
+                let mut owners: Vec<String> = registers
+                    .land
+                    .parcels
+                    .iter()
+                    .flat_map(|p| &p.owners)
+                    .filter_map(|o| match &o.owner {
+                        Owner::Person { national_id, .. } => Some(national_id.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                owners.sort();
+                Workload {
+                    method: "tongdao.land.v1.LandRegistry/ListHoldings",
+                    identity: "agencies/taipei-tax",
+                    purpose: "095",
+                    requests: encode(
+                        &|national_id| {
+                            land::v1::ListHoldingsRequest { national_id }.encode_to_vec()
+                        },
+                        owners,
+                    ),
+                }
+            }
+            AdapterKind::Tax => Workload {
+                method: "tongdao.tax.v1.TaxRegistry/GetTaxPaymentCertificate",
+                identity: "agencies/land-dept",
+                purpose: "004",
+                requests: encode(
+                    &|national_id| {
+                        tax::v1::GetTaxPaymentCertificateRequest {
+                            national_id,
+                            kind: tax::v1::TaxKind::LandValueTax as i32,
+                            tax_year_roc: 113,
+                        }
+                        .encode_to_vec()
+                    },
+                    registers
+                        .tax
+                        .payments
+                        .iter()
+                        .filter(|p| p.kind == TaxKind::LandValueTax && p.tax_year_roc == 113)
+                        .map(|p| p.taxpayer_national_id.to_string())
+                        .collect(),
+                ),
+            },
+            AdapterKind::Health => Workload {
+                method: "tongdao.health.v1.HealthInsurance/ListVisits",
+                identity: "agencies/mohw",
+                purpose: "012",
+                requests: encode(
+                    &|national_id| {
+                        health::v1::ListVisitsRequest {
+                            national_id,
+                            from_date: None,
+                            to_date: None,
+                        }
+                        .encode_to_vec()
+                    },
+                    registers
+                        .health
+                        .visits
+                        .iter()
+                        .map(|v| v.national_id.to_string())
+                        .collect(),
+                ),
+            },
+            AdapterKind::Commerce => Workload {
+                method: "tongdao.commerce.v1.CompanyRegistry/GetCompany",
+                identity: "agencies/taipei-tax",
+                purpose: "095",
+                requests: encode(
+                    &|business_number| {
+                        commerce::v1::GetCompanyRequest { business_number }.encode_to_vec()
+                    },
+                    registers
+                        .commerce
+                        .companies
+                        .iter()
+                        .map(|c| c.business_number.to_string())
+                        .collect(),
+                ),
+            },
+        };
+        if workload.requests.is_empty() {
+            return Err(format!(
+                "the {} source holds no records to ask for at this size; use more --households",
+                kind.name()
+            ));
+        }
+        Ok(workload)
+    }
 }
 
 /// Figures of one load run.
@@ -87,55 +242,39 @@ async fn bench(args: &BenchArgs) -> Result<(), String> {
         args.households
     );
     let stack = ChildStack::spawn(&mut sandbox).await?;
-    let subjects: Arc<[Bytes]> = sandbox
-        .subject_ids()
-        .iter()
-        .map(|id| {
-            Bytes::from(
-                GetTranscriptRequest {
-                    national_id: id.clone(),
-                    kind: 0,
-                }
-                .encode_to_vec(),
-            )
-        })
-        .collect();
-
-    // Direct: the load generator stands in for the broker (the adapter accepts no one else).
-    let direct = Target {
-        files: sandbox.broker_client_files(),
-        addr: sandbox.adapter_addr().to_string(),
-        server_name: sandbox.adapter_server_name().to_owned(),
-        metadata: vec![],
-    };
-    let via_broker = Target {
-        files: sandbox.agency_files("taipei-tax"),
-        addr: sandbox.broker_addr().to_string(),
-        server_name: sandbox.broker_server_name().to_owned(),
-        metadata: vec![("tongdao-purpose".to_owned(), "095".to_owned())],
-    };
     let mut results = Vec::new();
-    for (in_flight, connections) in [(args.concurrency, args.connections), (1, 1)] {
-        for (label, target) in [
-            ("direct client→adapter", &direct),
-            ("client→broker→adapter", &via_broker),
-        ] {
-            let result = load(
-                args,
-                label,
-                target,
-                in_flight,
-                connections,
-                subjects.clone(),
-            )
-            .await?;
-            eprintln!(
-                "  {label:<24} {in_flight:>3} in flight: {:>9.0} req/s, p50 {} µs",
-                result.throughput(),
-                result.micros(0.5)
-            );
-            results.push(result);
+    for kind in args.adapter.kinds() {
+        let workload = Workload::for_adapter(kind, &sandbox)?;
+        // Direct: the load generator stands in for the broker (the adapter accepts no one else).
+        let direct = Target {
+            files: sandbox.broker_client_files(),
+            addr: sandbox.adapter_addr_of(kind).to_string(),
+            server_name: adapter_server_name(kind),
+            metadata: vec![],
+        };
+        let via_broker = Target {
+            files: sandbox.identity(workload.identity),
+            addr: sandbox.broker_addr().to_string(),
+            server_name: sandbox.broker_server_name().to_owned(),
+            metadata: vec![("tongdao-purpose".to_owned(), workload.purpose.to_owned())],
+        };
+        let mut runs = Vec::new();
+        for (in_flight, connections) in [(args.concurrency, args.connections), (1, 1)] {
+            for (path, target) in [
+                ("direct client→adapter", &direct),
+                ("client→broker→adapter", &via_broker),
+            ] {
+                let label = format!("{} {path}", kind.name());
+                let result = load(args, &label, target, &workload, in_flight, connections).await?;
+                eprintln!(
+                    "  {label:<34} {in_flight:>3} in flight: {:>9.0} req/s, p50 {} µs",
+                    result.throughput(),
+                    result.micros(0.5)
+                );
+                runs.push(result);
+            }
         }
+        results.push((kind, workload.method, runs));
     }
     drop(stack);
     print_report(args, &results);
@@ -153,10 +292,12 @@ async fn load(
     args: &BenchArgs,
     label: &str,
     target: &Target,
+    workload: &Workload,
     in_flight: usize,
     connections: usize,
-    subjects: Arc<[Bytes]>,
 ) -> Result<RunResult, String> {
+    let method = workload.method;
+    let subjects = workload.requests.clone();
     let channels: Vec<Channel> = (0..connections.max(1))
         .map(|_| client::channel(&target.files, &target.addr, Some(&target.server_name)))
         .collect::<Result<_, _>>()?;
@@ -165,7 +306,7 @@ async fn load(
     for channel in &channels {
         client::unary(
             channel.clone(),
-            METHOD,
+            method,
             subjects[0].clone(),
             &target.metadata,
             Some(Duration::from_secs(5)),
@@ -197,7 +338,7 @@ async fn load(
                 let started = Instant::now();
                 let outcome = client::unary(
                     channel.clone(),
-                    METHOD,
+                    method,
                     body,
                     &metadata,
                     Some(Duration::from_secs(5)),
@@ -243,55 +384,65 @@ async fn load(
     })
 }
 
-fn print_report(args: &BenchArgs, results: &[RunResult]) {
+fn print_report(args: &BenchArgs, results: &[(AdapterKind, &str, Vec<RunResult>)]) {
     println!();
     println!(
-        "tongdao bench: GetTranscript, {} households, {} s per run after {} s warm-up, {} core(s)",
+        "tongdao bench: {} households, {} s per run after {} s warm-up, {} core(s)",
         args.households,
         args.duration_s,
         args.warmup_s,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!();
-    println!("| path | in flight | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for r in results {
-        println!(
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
-            r.label,
-            r.in_flight,
-            r.throughput(),
-            r.micros(0.5),
-            r.micros(0.9),
-            r.micros(0.99),
-            r.micros(0.999),
-            r.errors
-        );
-    }
-    if let [direct, broker, direct_1, broker_1] = results {
+    for (kind, method, runs) in results {
         println!();
-        println!(
-            "broker/direct throughput at {} in flight: {:.2}",
-            direct.in_flight,
-            broker.throughput() / direct.throughput()
-        );
-        println!(
-            "latency the broker adds at 1 in flight: p50 +{} µs, p99 +{} µs",
-            broker_1.micros(0.5).saturating_sub(direct_1.micros(0.5)),
-            broker_1.micros(0.99).saturating_sub(direct_1.micros(0.99))
-        );
+        println!("{} — {method}", kind.name());
+        println!();
+        println!("| path | in flight | req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | errors |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for r in runs {
+            println!(
+                "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+                r.label,
+                r.in_flight,
+                r.throughput(),
+                r.micros(0.5),
+                r.micros(0.9),
+                r.micros(0.99),
+                r.micros(0.999),
+                r.errors
+            );
+        }
+        if let [direct, broker, direct_1, broker_1] = runs.as_slice() {
+            println!();
+            println!(
+                "broker/direct throughput at {} in flight: {:.2}",
+                direct.in_flight,
+                broker.throughput() / direct.throughput()
+            );
+            println!(
+                "latency the broker adds at 1 in flight: p50 +{} µs, p99 +{} µs",
+                broker_1.micros(0.5).saturating_sub(direct_1.micros(0.5)),
+                broker_1.micros(0.99).saturating_sub(direct_1.micros(0.99))
+            );
+        }
     }
 }
 
-/// The shipped policy caps the tax office at 5,000 transcripts a day; a load test makes more.
-/// Everything else about the rule — purpose, fields, masking — stays as shipped.
+/// Shipped rules cap how many exchanges an agency may make a day; a load test makes more.
+/// Everything else about the rules — purpose, fields, masking — stays as shipped.
 fn lift_quotas(sandbox: &Sandbox) -> Result<(), String> {
-    let path = sandbox.policy_dir().join("rules/household.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let lifted: String = text
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("quota"))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    std::fs::write(&path, lifted).map_err(|e| format!("{}: {e}", path.display()))
+    let rules = sandbox.policy_dir().join("rules");
+    let entries = std::fs::read_dir(&rules).map_err(|e| format!("{}: {e}", rules.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let lifted: String = text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("quota"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        std::fs::write(&path, lifted).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }

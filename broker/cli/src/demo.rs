@@ -8,6 +8,7 @@ use prost::Message as _;
 use tongdao_schemas::household::v1::{GetTranscriptRequest, Transcript};
 
 use crate::{
+    adapter_cmd::AdapterKind,
     client::{self, ClientFiles},
     sandbox::{InProcessStack, Sandbox},
     shutdown_signal,
@@ -37,7 +38,7 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
 }
 
 async fn demo(args: &DemoArgs) -> Result<(), String> {
-    println!("Tongdao demo: a broker and the household registry adapter on loopback.");
+    println!("Tongdao demo: a broker and the five agencies' adapters on loopback.");
     let mut sandbox = Sandbox::create(args.households)?;
     println!(
         "  sandbox   {} (throw-away PKI, synthetic data, tongdao.toml)",
@@ -48,9 +49,32 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
         "  broker    {} (TLS 1.3, client certificate required, CRLs checked)",
         sandbox.broker_addr()
     );
+    for (kind, source) in [
+        (
+            AdapterKind::Household,
+            "household registry (戶政) over a fixed-width Big5 extract",
+        ),
+        (
+            AdapterKind::Land,
+            "land register (地政) over a SQL database (SQLite)",
+        ),
+        (
+            AdapterKind::Tax,
+            "tax registry (財稅) over the Ministry of Finance's delimited files",
+        ),
+        (
+            AdapterKind::Health,
+            "health insurance (健保) over My Health Bank JSON exports",
+        ),
+        (
+            AdapterKind::Commerce,
+            "company registry (商工) over the GCIS HTTP/JSON service (stand-in)",
+        ),
+    ] {
+        println!("  adapter   {} {source}", sandbox.adapter_addr_of(kind));
+    }
     println!(
-        "  adapter   {} household registry (戶政) over a fixed-width Big5 extract of {} households",
-        sandbox.adapter_addr(),
+        "            all seeded from one synthetic population of {} households",
         args.households
     );
     println!();
@@ -191,7 +215,29 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
             Some("095"),
         ),
     ];
-    for (n, (title, identity, method, national_id, purpose)) in (2..).zip(scenarios) {
+    step(
+        2,
+        "The same person at the other four agencies, each call under its own rule and purpose",
+    );
+    for exchange in other_agencies(sandbox.showcase_id()) {
+        let outcome = call(
+            &sandbox,
+            &sandbox.identity(exchange.identity),
+            exchange.method,
+            exchange.request.clone(),
+            Some(exchange.purpose),
+        )
+        .await;
+        match outcome
+            .map_err(|status| client::describe_status(&status))
+            .and_then(|(body, _)| (exchange.summarize)(body))
+        {
+            Ok(summary) => println!("   OK  {}: {summary}", exchange.title),
+            Err(error) => println!("   FAILED {}: {error}", exchange.title),
+        }
+    }
+
+    for (n, (title, identity, method, national_id, purpose)) in (3..).zip(scenarios) {
         step(n, title);
         let outcome = call(
             &sandbox,
@@ -225,6 +271,144 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
     report_audit(&sandbox)?;
     println!("Done. Run every test with: cargo test --workspace");
     Ok(())
+}
+
+/// One demonstration call to one of the four agencies beside the household registry.
+struct Exchange {
+    title: &'static str,
+    identity: &'static str,
+    method: &'static str,
+    purpose: &'static str,
+    request: Bytes,
+    summarize: fn(Bytes) -> Result<String, String>,
+}
+
+/// A call to each of the land, tax, health and company registries about `subject`, by an
+/// agency a shipped rule allows, with that rule's purpose.
+fn other_agencies(subject: &str) -> Vec<Exchange> {
+    use tongdao_schemas::{commerce, health, land, tax};
+    vec![
+        Exchange {
+            title: "財政部臺北國稅局 lists land holdings (地政, purpose 095)",
+            identity: "agencies/taipei-tax",
+            method: "tongdao.land.v1.LandRegistry/ListHoldings",
+            purpose: "095",
+            request: land::v1::ListHoldingsRequest {
+                national_id: subject.to_owned(),
+            }
+            .encode_to_vec()
+            .into(),
+            summarize: |body| {
+                let reply = land::v1::ListHoldingsResponse::decode(body).map_err(decode_error)?;
+                let first = reply.holdings.first().map(|h| {
+                    format!(
+                        "; e.g. {}{}{} {} share {}/{}",
+                        h.county,
+                        h.district,
+                        h.section_name,
+                        h.key.as_ref().map_or("", |k| k.parcel_number.as_str()),
+                        h.share_numerator,
+                        h.share_denominator
+                    )
+                });
+                Ok(format!(
+                    "{} parcel(s){}",
+                    reply.holdings.len(),
+                    first.unwrap_or_default()
+                ))
+            },
+        },
+        Exchange {
+            title: "內政部地政司 checks land value tax is paid (財稅, purpose 004)",
+            identity: "agencies/land-dept",
+            method: "tongdao.tax.v1.TaxRegistry/GetTaxPaymentCertificate",
+            purpose: "004",
+            request: tax::v1::GetTaxPaymentCertificateRequest {
+                national_id: subject.to_owned(),
+                kind: tax::v1::TaxKind::LandValueTax as i32,
+                tax_year_roc: 113,
+            }
+            .encode_to_vec()
+            .into(),
+            summarize: |body| {
+                let reply = tax::v1::TaxPaymentCertificate::decode(body).map_err(decode_error)?;
+                Ok(format!(
+                    "certificate {}: {} bill(s), NT${} paid for {}",
+                    reply.certificate_number,
+                    reply.payments.len(),
+                    reply.total_paid,
+                    reply.tax_year_roc
+                ))
+            },
+        },
+        Exchange {
+            title: "衛生福利部 traces visits (健保, purpose 012)",
+            identity: "agencies/mohw",
+            method: "tongdao.health.v1.HealthInsurance/ListVisits",
+            purpose: "012",
+            request: health::v1::ListVisitsRequest {
+                national_id: subject.to_owned(),
+                from_date: Some(health::v1::RocDate {
+                    year: 112,
+                    month: 1,
+                    day: 1,
+                }),
+                to_date: Some(health::v1::RocDate {
+                    year: 113,
+                    month: 12,
+                    day: 31,
+                }),
+            }
+            .encode_to_vec()
+            .into(),
+            summarize: |body| {
+                let reply = health::v1::ListVisitsResponse::decode(body).map_err(decode_error)?;
+                let claims_masked = reply
+                    .visits
+                    .iter()
+                    .all(|v| v.claimed_points == 0 && v.orders.is_empty());
+                Ok(format!(
+                    "{} visit(s) in 112–113; {}",
+                    reply.visits.len(),
+                    if claims_masked {
+                        "orders and claimed points masked by the rule"
+                    } else {
+                        "NOT MASKED"
+                    }
+                ))
+            },
+        },
+        Exchange {
+            title: "財政部臺北國稅局 lists directorships (商工, purpose 095)",
+            identity: "agencies/taipei-tax",
+            method: "tongdao.commerce.v1.CompanyRegistry/ListDirectorships",
+            purpose: "095",
+            request: commerce::v1::ListDirectorshipsRequest {
+                national_id: subject.to_owned(),
+            }
+            .encode_to_vec()
+            .into(),
+            summarize: |body| {
+                let reply =
+                    commerce::v1::ListDirectorshipsResponse::decode(body).map_err(decode_error)?;
+                let first = reply.directorships.first().map(|d| {
+                    format!(
+                        "; e.g. {} of {} ({})",
+                        d.position, d.company_name, d.business_number
+                    )
+                });
+                Ok(format!(
+                    "{} position(s){}",
+                    reply.directorships.len(),
+                    first.unwrap_or_default()
+                ))
+            },
+        },
+    ]
+}
+
+fn decode_error(error: prost::DecodeError) -> String {
+    format!("reply: {error}")
 }
 
 fn step(n: u32, title: &str) {

@@ -11,6 +11,7 @@ mod demo;
 mod pki_cmd;
 mod policy_cmd;
 pub mod sandbox;
+pub mod seed_cmd;
 mod telemetry;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -51,6 +52,11 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Load-test the direct client→adapter path and the client→broker→adapter path.
     Bench(bench::BenchArgs),
+    /// Write the five agencies' legacy sources for a synthetic population.
+    Seed(seed_cmd::SeedArgs),
+    /// Serve the GCIS company-data API from a seeded dataset (stand-in for the registry's
+    /// service, for the demo and tests).
+    GcisStandin(seed_cmd::StandinArgs),
 }
 
 /// The configuration file argument shared by server subcommands.
@@ -92,6 +98,8 @@ pub fn main() -> ExitCode {
             Command::Call(args) => call::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Seed(args) => seed_cmd::run(args).await,
+            Command::GcisStandin(args) => seed_cmd::standin(args).await,
         }
     })
 }

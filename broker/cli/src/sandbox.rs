@@ -1,6 +1,6 @@
 //! A throw-away Tongdao installation in a temporary directory: a development PKI in GPKI shape,
-//! a synthetic household extract, the shipped agency registry and a configuration file naming
-//! them. The demo, the benchmark and the integration tests all run on one, through the same
+//! the five agencies' legacy sources seeded from one synthetic population, the shipped policy
+//! and a configuration file naming them. The demo, the benchmark and the integration tests all run on one, through the same
 //! configuration path `tongdao broker --config` uses.
 
 use std::{
@@ -10,13 +10,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::adapter_cmd::AdapterKind;
+use crate::client::{self, ClientFiles};
+use crate::seed_cmd::{self, layout};
 use tongdao_pki::{
     AgencyRequest, CitizenRequest, DevPki, LeafSpec, Oid, Profile, RevocationReason, ServerRequest,
     Validity,
 };
-use tongdao_synth::{Population, write_household_extract};
-
-use crate::client::{self, ClientFiles};
 
 /// The policy shipped in `policies/` (registries and rules), built into the binary so the demo
 /// runs anywhere: (path relative to the policy directory, contents).
@@ -64,10 +64,26 @@ pub const BROKER_NAME: &str = "broker.tongdao.test";
 /// DNS name in the household adapter's certificate.
 pub const HOUSEHOLD_ADAPTER_NAME: &str = "household.adapter.tongdao.test";
 
+/// DNS name in adapter `kind`'s certificate, e.g. `land.adapter.tongdao.test`.
+pub fn adapter_server_name(kind: AdapterKind) -> String {
+    format!("{}.adapter.tongdao.test", kind.name())
+}
+
+/// Government OID of the agency running adapter `kind` (its certificate carries it).
+fn provider_oid(kind: AdapterKind) -> &'static str {
+    match kind {
+        AdapterKind::Household => "2.16.886.101.20003.20001.20010",
+        AdapterKind::Land => "2.16.886.101.20003.20001.20020",
+        AdapterKind::Tax => "2.16.886.101.20003.20004",
+        AdapterKind::Health => "2.16.886.101.20003.20065.20022",
+        AdapterKind::Commerce => "2.16.886.101.20003.20007.20050",
+    }
+}
+
 /// Agency identities the sandbox issues: (file name, agency name, government OID).
 /// `unregistered` carries an OID that is deliberately absent from the registry; `ndc` holds the
 /// auditor role.
-pub const AGENCIES: [(&str, &str, &str); 5] = [
+pub const AGENCIES: [(&str, &str, &str); 7] = [
     (
         "taipei-tax",
         "財政部臺北國稅局",
@@ -89,38 +105,66 @@ pub const AGENCIES: [(&str, &str, &str); 5] = [
         "2.16.886.101.20003.20004.29999",
     ),
     ("ndc", "國家發展委員會", "2.16.886.101.20003.20069"),
+    (
+        "land-dept",
+        "內政部地政司",
+        "2.16.886.101.20003.20001.20020",
+    ),
+    ("mohw", "衛生福利部", "2.16.886.101.20003.20065"),
 ];
+
+/// The listeners a sandbox reserves on loopback, for servers started in this process.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The broker's.
+    pub broker: TcpListener,
+    /// Each adapter's, in [`AdapterKind::ALL`] order.
+    pub adapters: Vec<(AdapterKind, TcpListener)>,
+    /// The GCIS stand-in's (plain HTTP).
+    pub gcis: TcpListener,
+}
 
 /// A sandbox on disk; removed when dropped.
 #[derive(Debug)]
 pub struct Sandbox {
     dir: tempfile::TempDir,
     broker_addr: SocketAddr,
-    adapter_addr: SocketAddr,
-    listeners: Option<(TcpListener, TcpListener)>,
+    adapter_addrs: Vec<(AdapterKind, SocketAddr)>,
+    gcis_addr: SocketAddr,
+    listeners: Option<Listeners>,
     subject_ids: Vec<String>,
     citizen_id: String,
+    showcase_id: String,
+    seeded: seed_cmd::Seeded,
 }
 
 impl Sandbox {
-    /// Creates the PKI, an extract of `households` synthetic households, and `tongdao.toml`
-    /// with the broker and the household adapter on free loopback ports.
+    /// Creates the PKI, the five sources for `households` synthetic households, and
+    /// `tongdao.toml` with the broker, the five adapters and the GCIS stand-in on free loopback
+    /// ports.
     pub fn create(households: usize) -> Result<Self, String> {
         let dir = tempfile::Builder::new()
             .prefix("tongdao-")
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
         let root = dir.path().to_owned();
-        let broker_listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-        let adapter_listener =
-            TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-        let broker_addr = broker_listener.local_addr().map_err(|e| e.to_string())?;
-        let adapter_addr = adapter_listener.local_addr().map_err(|e| e.to_string())?;
+        let bind = || {
+            let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            Ok::<_, String>((listener, addr))
+        };
+        let (broker, broker_addr) = bind()?;
+        let (gcis, gcis_addr) = bind()?;
+        let mut adapters = Vec::new();
+        let mut adapter_addrs = Vec::new();
+        for kind in AdapterKind::ALL {
+            let (listener, addr) = bind()?;
+            adapters.push((kind, listener));
+            adapter_addrs.push((kind, addr));
+        }
 
-        let population = Population::generate(20_261_127, households.max(1));
-        let mut extract = Vec::new();
-        write_household_extract(&population, &mut extract).map_err(|e| format!("extract: {e}"))?;
-        write(&root.join("data/household.dat"), &extract)?;
+        let seeded = seed_cmd::write_sources(&root, households, seed_cmd::DEFAULT_SEED)?;
+        let population = &seeded.population;
         let subject_ids: Vec<String> = population
             .people()
             .filter(|(_, person)| person.removed.is_none())
@@ -130,6 +174,9 @@ impl Sandbox {
             .first()
             .cloned()
             .ok_or("the population has nobody in it")?;
+        let showcase_id = tongdao_synth::registers::showcase_person(population)
+            .map(|person| person.national_id.to_string())
+            .ok_or("the population has no adult with records at all five agencies")?;
 
         write_pki(&root.join("pki"), &citizen_id)?;
         write_audit_keys(&root.join("audit-keys"))?;
@@ -138,15 +185,22 @@ impl Sandbox {
         }
         write(
             &root.join("tongdao.toml"),
-            config_text(broker_addr, adapter_addr).as_bytes(),
+            config_text(broker_addr, &adapter_addrs, gcis_addr).as_bytes(),
         )?;
         Ok(Self {
             dir,
             broker_addr,
-            adapter_addr,
-            listeners: Some((broker_listener, adapter_listener)),
+            adapter_addrs,
+            gcis_addr,
+            listeners: Some(Listeners {
+                broker,
+                adapters,
+                gcis,
+            }),
             subject_ids,
             citizen_id,
+            showcase_id,
+            seeded,
         })
     }
 
@@ -187,7 +241,21 @@ impl Sandbox {
 
     /// Where the household adapter listens.
     pub fn adapter_addr(&self) -> SocketAddr {
-        self.adapter_addr
+        self.adapter_addr_of(AdapterKind::Household)
+    }
+
+    /// Where adapter `kind` listens.
+    pub fn adapter_addr_of(&self, kind: AdapterKind) -> SocketAddr {
+        self.adapter_addrs
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, addr)| *addr)
+            .expect("the sandbox has every adapter")
+    }
+
+    /// Where the GCIS stand-in listens (plain HTTP).
+    pub fn gcis_addr(&self) -> SocketAddr {
+        self.gcis_addr
     }
 
     /// Name the broker's certificate carries.
@@ -200,9 +268,9 @@ impl Sandbox {
         HOUSEHOLD_ADAPTER_NAME
     }
 
-    /// The listeners reserved for broker and adapter (in-process use); `None` once taken. A
-    /// caller that runs them as child processes drops these first.
-    pub fn take_listeners(&mut self) -> Option<(TcpListener, TcpListener)> {
+    /// The listeners reserved for the servers (in-process use); `None` once taken. A caller
+    /// that runs them as child processes drops these first.
+    pub fn take_listeners(&mut self) -> Option<Listeners> {
         self.listeners.take()
     }
 
@@ -214,6 +282,27 @@ impl Sandbox {
     /// The national ID of the person holding the `citizens/valid` certificate.
     pub fn citizen_id(&self) -> &str {
         &self.citizen_id
+    }
+
+    /// A person with records at all five agencies (household, land, income, visits, and a
+    /// company they direct).
+    pub fn showcase_id(&self) -> &str {
+        &self.showcase_id
+    }
+
+    /// The synthetic population the sources were written from.
+    pub fn population(&self) -> &tongdao_synth::Population {
+        &self.seeded.population
+    }
+
+    /// The records the land, tax, health and company sources were written from.
+    pub fn registers(&self) -> &tongdao_synth::Registers {
+        &self.seeded.registers
+    }
+
+    /// The seeded file or directory at `relative` (see [`layout`]).
+    pub fn source_path(&self, relative: &str) -> PathBuf {
+        self.root().join(relative)
     }
 
     /// Certificate files of a leaf by path stem, e.g. `agencies/taipei-tax`, trusting GRCA.
@@ -259,15 +348,18 @@ fn write_pki(dir: &Path, citizen_id: &str) -> Result<(), String> {
             .government_oid(oid("2.16.886.101.20003.20069")?),
     )
     .map_err(pki_error)?;
-    pki.issue(
-        "household",
-        LeafSpec::Server(
-            ServerRequest::new([HOUSEHOLD_ADAPTER_NAME, "localhost"])
-                .ip(loopback)
-                .government_oid(oid("2.16.886.101.20003.20001.20010")?),
-        ),
-    )
-    .map_err(pki_error)?;
+    for kind in AdapterKind::ALL {
+        let name = adapter_server_name(kind);
+        pki.issue(
+            kind.name(),
+            LeafSpec::Server(
+                ServerRequest::new([name.as_str(), "localhost"])
+                    .ip(loopback)
+                    .government_oid(oid(provider_oid(kind))?),
+            ),
+        )
+        .map_err(pki_error)?;
+    }
     for (name, agency, government_oid) in AGENCIES {
         pki.issue(
             name,
@@ -365,9 +457,13 @@ fn write_key(path: &Path, pem: &str) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn config_text(broker: SocketAddr, adapter: SocketAddr) -> String {
-    format!(
-        r#"# Written by the Tongdao sandbox: a broker and the household adapter on loopback.
+fn config_text(
+    broker: SocketAddr,
+    adapters: &[(AdapterKind, SocketAddr)],
+    gcis: SocketAddr,
+) -> String {
+    let mut text = format!(
+        r#"# Written by the Tongdao sandbox: a broker and the five agency adapters on loopback.
 [broker]
 listen_addr = "{broker}"
 policy_dir = "policies"
@@ -388,39 +484,61 @@ private_key = "pki/broker.key"
 trust_anchors = ["pki/grca.crt"]
 crls = ["pki/gca.crl", "pki/moica.crl"]
 
-[[broker.routes]]
-package = "tongdao.household.v1"
-endpoints = ["{adapter}"]
-server_name = "{HOUSEHOLD_ADAPTER_NAME}"
-timeout_ms = 5000
-
-[adapters.household]
-listen_addr = "{adapter}"
-broker_name = "{BROKER_NAME}"
-extract = "data/household.dat"
-
-[adapters.household.tls]
-certificate = "pki/adapters/household.crt"
-private_key = "pki/adapters/household.key"
-trust_anchors = ["pki/grca.crt"]
-crls = ["pki/gca.crl"]
-
 [telemetry]
 log_format = "json"
 log_filter = "warn"
 "#
-    )
+    );
+    for (kind, addr) in adapters {
+        let name = kind.name();
+        let server_name = adapter_server_name(*kind);
+        text.push_str(&format!(
+            r#"
+[[broker.routes]]
+package = "tongdao.{name}.v1"
+endpoints = ["{addr}"]
+server_name = "{server_name}"
+timeout_ms = 5000
+"#
+        ));
+    }
+    for (kind, addr) in adapters {
+        let name = kind.name();
+        let source = match kind {
+            AdapterKind::Household => format!("extract = \"{}\"", layout::HOUSEHOLD_EXTRACT),
+            AdapterKind::Land => format!("database = \"sqlite:{}\"", layout::LAND_DATABASE),
+            AdapterKind::Tax => format!("directory = \"{}\"", layout::TAX_DIR),
+            AdapterKind::Health => format!("directory = \"{}\"", layout::HEALTH_DIR),
+            AdapterKind::Commerce => format!("gcis_url = \"http://{gcis}\""),
+        };
+        text.push_str(&format!(
+            r#"
+[adapters.{name}]
+listen_addr = "{addr}"
+broker_name = "{BROKER_NAME}"
+{source}
+
+[adapters.{name}.tls]
+certificate = "pki/adapters/{name}.crt"
+private_key = "pki/adapters/{name}.key"
+trust_anchors = ["pki/grca.crt"]
+crls = ["pki/gca.crl"]
+"#
+        ));
+    }
+    text
 }
 
-/// The broker and adapter running as child processes of this binary.
+/// The broker, the five adapters and the GCIS stand-in running as child processes of this
+/// binary.
 #[derive(Debug)]
 pub struct ChildStack {
     children: Vec<Child>,
 }
 
 impl ChildStack {
-    /// Starts `tongdao adapter household` and `tongdao broker` (this executable) on the
-    /// sandbox's configuration and waits until both answer health checks.
+    /// Starts `tongdao gcis-standin`, `tongdao adapter <each>` and `tongdao broker` (this
+    /// executable) on the sandbox's configuration and waits until all answer health checks.
     pub async fn spawn(sandbox: &mut Sandbox) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
         Self::spawn_binary(&exe, sandbox).await
@@ -434,23 +552,41 @@ impl ChildStack {
         let mut stack = Self {
             children: Vec::new(),
         };
-        for args in [vec!["adapter", "household"], vec!["broker"]] {
+        let dataset = sandbox.source_path(layout::GCIS_DATASET);
+        let gcis = sandbox.gcis_addr().to_string();
+        let mut commands: Vec<Vec<std::ffi::OsString>> = vec![vec![
+            "gcis-standin".into(),
+            "--dataset".into(),
+            dataset.into(),
+            "--listen".into(),
+            gcis.into(),
+        ]];
+        for kind in AdapterKind::ALL {
+            commands.push(vec![
+                "adapter".into(),
+                kind.name().into(),
+                "--config".into(),
+                config.clone().into(),
+            ]);
+        }
+        commands.push(vec!["broker".into(), "--config".into(), config.into()]);
+        for args in commands {
             let child = Command::new(exe)
                 .args(&args)
-                .arg("--config")
-                .arg(&config)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .spawn()
-                .map_err(|e| format!("starting {}: {e}", args.join(" ")))?;
+                .map_err(|e| format!("starting {args:?}: {e}"))?;
             stack.children.push(child);
         }
-        wait_healthy(
-            &sandbox.broker_client_files(),
-            sandbox.adapter_addr(),
-            HOUSEHOLD_ADAPTER_NAME,
-        )
-        .await?;
+        for kind in AdapterKind::ALL {
+            wait_healthy(
+                &sandbox.broker_client_files(),
+                sandbox.adapter_addr_of(kind),
+                &adapter_server_name(kind),
+            )
+            .await?;
+        }
         wait_healthy(
             &sandbox.agency_files("taipei-tax"),
             sandbox.broker_addr(),
@@ -497,15 +633,15 @@ pub async fn wait_healthy(
     Err(format!("{addr} did not become healthy in 30 s: {last}"))
 }
 
-/// The broker and the household adapter running as tasks of this process, built through the
-/// same configuration path as `tongdao broker` and `tongdao adapter household`.
+/// The broker, the five adapters and the GCIS stand-in running as tasks of this process, built
+/// through the same configuration path as `tongdao broker` and `tongdao adapter <domain>`.
 #[derive(Debug)]
 pub struct InProcessStack {
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Handshakes the broker accepted and refused.
     pub broker_counts: std::sync::Arc<tongdao_tls::HandshakeCounts>,
-    /// Handshakes the adapter accepted and refused.
+    /// Handshakes the household adapter accepted and refused.
     pub adapter_counts: std::sync::Arc<tongdao_tls::HandshakeCounts>,
     /// Reloads the broker's certificates and CRLs, as SIGHUP does.
     pub broker_tls: tongdao_broker::TlsReloader,
@@ -514,12 +650,20 @@ pub struct InProcessStack {
 }
 
 impl InProcessStack {
-    /// Loads `sandbox`'s configuration and starts both servers on its reserved listeners.
+    /// Loads `sandbox`'s configuration and starts every server on its reserved listeners.
     pub async fn start(sandbox: &mut Sandbox) -> Result<Self, String> {
+        Self::start_without(sandbox, &[]).await
+    }
+
+    /// Like [`InProcessStack::start`], leaving the adapters in `down` stopped (their ports
+    /// stay reserved and closed), to show what callers see when an agency's system is down.
+    pub async fn start_without(
+        sandbox: &mut Sandbox,
+        down: &[AdapterKind],
+    ) -> Result<Self, String> {
         let config = tongdao_config::Config::load(&sandbox.config_path(), std::iter::empty())
             .map_err(|e| e.to_string())?;
-        let (broker_listener, adapter_listener) =
-            sandbox.take_listeners().ok_or("listeners already taken")?;
+        let listeners = sandbox.take_listeners().ok_or("listeners already taken")?;
         let tokio_listener = |listener: TcpListener| {
             listener.set_nonblocking(true).map_err(|e| e.to_string())?;
             tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())
@@ -527,34 +671,53 @@ impl InProcessStack {
         let broker_config = config.broker.as_ref().ok_or("no [broker] section")?;
         let broker = tongdao_broker::Broker::from_config(broker_config)
             .map_err(|problems| problems.join("; "))?;
-        let adapter =
-            crate::adapter_cmd::build(crate::adapter_cmd::AdapterKind::Household, &config).await?;
         let (shutdown, watch) = tokio::sync::watch::channel(false);
         let stopped = |mut watch: tokio::sync::watch::Receiver<bool>| async move {
             let _ = watch.wait_for(|stop| *stop).await;
         };
+        let mut tasks = Vec::new();
+
+        // The GCIS stand-in first: the commerce adapter is its client.
+        let dataset = tongdao_adapter_commerce::standin::Dataset::load(
+            &sandbox.source_path(layout::GCIS_DATASET),
+        )
+        .map_err(|e| format!("GCIS dataset: {e}"))?;
+        tasks.push(tokio::spawn(tongdao_adapter_commerce::standin::serve(
+            tokio_listener(listeners.gcis)?,
+            std::sync::Arc::new(dataset),
+            stopped(watch.clone()),
+        )));
+
+        let mut adapter_counts = None;
+        for (kind, listener) in listeners.adapters {
+            if down.contains(&kind) {
+                // Closing the listener refuses connections, as a stopped adapter would.
+                drop(listener);
+                continue;
+            }
+            let adapter = crate::adapter_cmd::build(kind, &config).await?;
+            if kind == AdapterKind::Household {
+                adapter_counts = Some(adapter.handshake_counts());
+            }
+            tasks.push(tokio::spawn(
+                adapter.serve(tokio_listener(listener)?, stopped(watch.clone())),
+            ));
+        }
         let mut stack = Self {
             shutdown: Some(shutdown),
-            tasks: Vec::new(),
             broker_counts: broker.handshake_counts(),
             broker_tls: broker.tls_reloader(),
             broker_policy: broker.policy_reloader(),
-            adapter_counts: adapter.handshake_counts(),
+            adapter_counts: adapter_counts.unwrap_or_default(),
+            tasks,
         };
-        let listener = tokio_listener(adapter_listener)?;
-        let signal = stopped(watch.clone());
-        stack
-            .tasks
-            .push(tokio::spawn(adapter.serve(listener, signal)));
-        let listener = tokio_listener(broker_listener)?;
-        let signal = stopped(watch);
-        stack
-            .tasks
-            .push(tokio::spawn(broker.serve(listener, signal)));
+        stack.tasks.push(tokio::spawn(
+            broker.serve(tokio_listener(listeners.broker)?, stopped(watch)),
+        ));
         Ok(stack)
     }
 
-    /// Stops both servers, letting in-flight calls finish.
+    /// Stops every server, letting in-flight calls finish.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(true);

@@ -54,7 +54,9 @@ fn check_config_accepts_a_good_file() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("OK (broker, adapters.household)"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(
+        "OK (broker, adapters.household, adapters.land, adapters.tax, adapters.health, adapters.commerce)"
+    ));
 }
 
 #[test]

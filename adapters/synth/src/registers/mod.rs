@@ -14,6 +14,8 @@
 
 mod generate;
 
+pub use generate::showcase_person;
+
 use tongdao_core::ids::{BusinessNumber, NationalId};
 
 use crate::population::Population;
