@@ -30,6 +30,9 @@ pub enum LookupError {
     /// The person is in no readable file, but some malformed file names nobody readable.
     #[error("source exports incomplete; absence cannot be confirmed")]
     SourceIncomplete,
+    /// The adapter's own index could not be read back (a bug).
+    #[error("internal error reading the index")]
+    Internal,
 }
 
 impl LookupError {
@@ -50,6 +53,10 @@ impl LookupError {
                 Reason::SourceRecordMalformed,
                 "some health insurance exports are unreadable, so the records for that \
                  national ID can be neither served nor ruled out",
+            ),
+            LookupError::Internal => Rejection::new(
+                Reason::AdapterFailed,
+                "the health adapter failed to read its own index",
             ),
         }
     }
@@ -164,18 +171,18 @@ impl HealthService {
             request.from_date.as_ref(),
             request.to_date.as_ref(),
         )?;
+        let (name, mut visits) = match person {
+            Some(person) => (
+                person.name.clone(),
+                person.visits().map_err(|e| internal(&e))?,
+            ),
+            None => (String::new(), Vec::new()),
+        };
+        visits.retain(|v| range.contains(v.visit_date.as_ref()));
         Ok(ListVisitsResponse {
             national_id: request.national_id.clone(),
-            name: person.map(|p| p.name.clone()).unwrap_or_default(),
-            visits: person
-                .map(|p| {
-                    p.visits
-                        .iter()
-                        .filter(|v| range.contains(v.visit_date.as_ref()))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default(),
+            name,
+            visits,
         })
     }
 
@@ -189,20 +196,26 @@ impl HealthService {
             request.from_date.as_ref(),
             request.to_date.as_ref(),
         )?;
+        let (name, mut results) = match person {
+            Some(person) => (
+                person.name.clone(),
+                person.lab_results().map_err(|e| internal(&e))?,
+            ),
+            None => (String::new(), Vec::new()),
+        };
+        results.retain(|r| range.contains(r.visit_date.as_ref()));
         Ok(ListLabResultsResponse {
             national_id: request.national_id.clone(),
-            name: person.map(|p| p.name.clone()).unwrap_or_default(),
-            results: person
-                .map(|p| {
-                    p.lab_results
-                        .iter()
-                        .filter(|r| range.contains(r.visit_date.as_ref()))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default(),
+            name,
+            results,
         })
     }
+}
+
+/// The index's own encoding failed to decode: a bug, never the caller's fault.
+fn internal(error: &prost::DecodeError) -> LookupError {
+    tracing::error!(%error, "health index: stored records do not decode");
+    LookupError::Internal
 }
 
 #[tonic::async_trait]

@@ -576,6 +576,16 @@ fn cpu_seconds() -> (f64, f64) {
     (ticks(11) / 100.0, ticks(12) / 100.0)
 }
 
+/// Peak resident memory of this process in MiB (Linux `VmHWM`; 0 elsewhere).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
 /// Load time for a large seeded set: `HEALTH_LOAD_PEOPLE=100000 cargo test -p
 /// tongdao-adapter-health --test service -- --ignored --nocapture load_figures`. With
 /// `HEALTH_LOAD_DIR=<dir>` the set is seeded there once and reused by later runs.
@@ -647,4 +657,5 @@ fn load_figures() {
         system_after - system,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    println!("peak resident memory {:.0} MiB", peak_rss_mib());
 }
