@@ -138,6 +138,13 @@ async fn bench() {
             continue;
         };
         println!("{backend:?}: seeded and opened in {:?}", start.elapsed());
+        let start = Instant::now();
+        let scan = fixture.service.rescan_owner_ids().await.expect("scan");
+        println!(
+            "{backend:?}: owner-ID scan of {} rows in {:?}",
+            scan.rows,
+            start.elapsed()
+        );
         measure(&format!("{backend:?}"), &fixture.service, &keys, &owners).await;
     }
 }
