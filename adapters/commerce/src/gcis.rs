@@ -110,7 +110,7 @@ pub struct GcisClient {
 
 impl GcisClient {
     /// A client for the service at `base_url` (`http://host:port`, optionally with a path
-    /// prefix); each request must complete within `timeout`.
+    /// prefix); each query (all its pages) must complete within `timeout`.
     pub fn new(base_url: &str, timeout: Duration) -> Result<GcisClient, ClientConfigError> {
         let fail = |problem| ClientConfigError {
             url: base_url.to_owned(),

@@ -82,13 +82,29 @@ pub struct StoredCompany {
     pub directors: Vec<StoredDirector>,
 }
 
-/// One director as the service stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One director as the service stores it. `Debug` shows the national ID's last 4 characters
+/// only.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDirector {
     /// The person's national ID: known to the registry, never in the open data.
     pub person_id: String,
     /// The `董監事資料集` object, quirks included.
     pub record: Map<String, Value>,
+}
+
+impl std::fmt::Debug for StoredDirector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.person_id.chars().count();
+        let last4: String = self
+            .person_id
+            .chars()
+            .skip(count.saturating_sub(4))
+            .collect();
+        f.debug_struct("StoredDirector")
+            .field("person_id", &format_args!("******{last4}"))
+            .field("record", &self.record)
+            .finish()
+    }
 }
 
 /// Everything the stand-in serves: one JSON file (written by `tongdao seed`).
@@ -642,6 +658,19 @@ fn parse_filter(filter: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_masks_national_ids() {
+        let director = StoredDirector {
+            person_id: "A123456789".into(),
+            record: Map::new(),
+        };
+        let shown = format!("{director:?}");
+        assert!(
+            shown.contains("******6789") && !shown.contains("A123456789"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn thousands_separators() {
