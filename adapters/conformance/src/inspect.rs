@@ -386,6 +386,9 @@ pub(crate) fn break_business_number(valid: &str) -> String {
 }
 
 fn break_last_digit(valid: &str, invalid: impl Fn(&str) -> bool) -> Option<String> {
+    if !valid.is_ascii() {
+        return None;
+    }
     let (head, last) = valid.split_at(valid.len().checked_sub(1)?);
     let digit = last.parse::<u32>().ok()?;
     (1..10)
