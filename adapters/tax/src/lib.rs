@@ -18,7 +18,8 @@ use tongdao_schemas::tax::v1::tax_registry_server::TaxRegistryServer;
 
 pub use service::{LookupError, TaxService};
 pub use source::{
-    FileKind, FileSummary, LoadError, LoadSummary, MalformedLine, TaxMapping, TaxSource,
+    FileKind, FileSummary, LoadError, LoadOptions, LoadSummary, MalformedLine, TaxMapping,
+    TaxSource,
 };
 
 /// The shipped mapping (`adapters/tax/mapping.toml`).

@@ -318,9 +318,15 @@ struct LineRef {
 struct Person {
     /// The name of their first well-formed line.
     name: Option<Box<str>>,
+    /// That line.
+    named_at: Option<u32>,
     lines: Vec<LineRef>,
     /// First malformed line, if any: then nothing of theirs in this file is served.
     quarantined_at: Option<u32>,
+    /// The quarantine is a line whose name differs from the run's first name; it is counted
+    /// (or moved to an earlier line) when the runs are put together, since the run's first
+    /// name may itself be the odd one out.
+    name_break: bool,
 }
 
 /// The header: column names and where the key columns are.
@@ -424,11 +430,21 @@ impl TaxSource {
     /// Reads the three files of `directory` through `mapping`, in parallel. Logs and counts
     /// malformed lines (`tongdao_adapter_source_malformed_total{adapter="tax", reason}`).
     pub fn load(directory: &Path, mapping: TaxMapping) -> Result<TaxSource, LoadError> {
+        TaxSource::load_with(directory, mapping, LoadOptions::default())
+    }
+
+    /// [`TaxSource::load`] with explicit [`LoadOptions`].
+    pub fn load_with(
+        directory: &Path,
+        mapping: TaxMapping,
+        options: LoadOptions,
+    ) -> Result<TaxSource, LoadError> {
         let shared = &mapping;
         let (income, property, payments) = std::thread::scope(|scope| {
-            let income = scope.spawn(|| load_table(FileKind::Income, directory, shared));
-            let property = scope.spawn(|| load_table(FileKind::Property, directory, shared));
-            let payments = load_table(FileKind::Payments, directory, shared);
+            let income = scope.spawn(|| load_table(FileKind::Income, directory, shared, options));
+            let property =
+                scope.spawn(|| load_table(FileKind::Property, directory, shared, options));
+            let payments = load_table(FileKind::Payments, directory, shared, options);
             let join = |handle: std::thread::ScopedJoinHandle<'_, _>, kind: FileKind| {
                 handle.join().unwrap_or_else(|_| {
                     Err(LoadError::Io {
@@ -787,11 +803,16 @@ impl Loader<'_> {
         }
         match &person.name {
             Some(known) if **known != *name => {
-                self.malformed(line, Owner::Person(key), fault("name_disagrees", keys.name));
+                person.quarantined_at = Some(line);
+                person.name_break = true;
+                person.lines = Vec::new();
                 return;
             }
             Some(_) => {}
-            None => person.name = Some(name.into()),
+            None => {
+                person.name = Some(name.into());
+                person.named_at = Some(line);
+            }
         }
         person.lines.push(LineRef {
             start,
@@ -819,10 +840,177 @@ fn owner_of(header: &Header, fields: &[&str]) -> Owner {
     }
 }
 
+/// How a file is split for loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// At most this many threads read one file (each a run of whole lines); the three files
+    /// load side by side on top of that. Default: the available cores, at most 16.
+    pub chunks_per_file: usize,
+    /// A run is at least this many bytes (smaller files are read by one thread).
+    pub min_chunk_bytes: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            chunks_per_file: std::thread::available_parallelism()
+                .map_or(1, std::num::NonZero::get)
+                .min(16),
+            min_chunk_bytes: 1 << 20,
+        }
+    }
+}
+
+fn is_blank(raw: &[u8]) -> bool {
+    raw.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+fn is_trailer(raw: &[u8]) -> bool {
+    raw == TRAILER || raw.starts_with(TRAILER_PREFIX)
+}
+
+/// The last non-blank line of `text[from..]`, if it is a trailer: (its start, its content end).
+fn find_trailer(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    let body = text.get(from..)?;
+    let last = body
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))?;
+    let start = body[..last]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = body[last..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(body.len(), |i| last + i);
+    let content = body[start..end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&body[start..end]);
+    is_trailer(content).then_some((from + start, from + start + content.len()))
+}
+
+impl<'m> Loader<'m> {
+    fn new(kind: FileKind, record: &'m RecordMapping, path: &Path) -> Self {
+        Loader {
+            kind,
+            record,
+            people: HashMap::new(),
+            incomplete: Incomplete::default(),
+            summary: FileSummary {
+                file: kind,
+                path: path.to_owned(),
+                data_lines: 0,
+                served_lines: 0,
+                people: 0,
+                quarantined_people: 0,
+                malformed_lines: 0,
+                by_reason: BTreeMap::new(),
+                errors: Vec::new(),
+                incomplete_years: BTreeSet::new(),
+                incomplete_all_years: false,
+                elapsed: Duration::ZERO,
+            },
+        }
+    }
+
+    /// Reads the data lines in `text[start..end]`, numbering them from 1; returns how many
+    /// lines (blank ones included) there were.
+    fn run(&mut self, header: &Header, text: &[u8], start: usize, end: usize) -> u32 {
+        let mut seen = 0;
+        for (from, to, line) in Lines::range(text, start, end) {
+            seen = line;
+            let raw = &text[from..to];
+            if is_blank(raw) {
+                continue;
+            }
+            if is_trailer(raw) {
+                // A trailer before the end: files concatenated, or data after the end.
+                self.malformed(line, Owner::Nobody, fault("trailer", "not the last line"));
+                continue;
+            }
+            self.summary.data_lines += 1;
+            self.data_line(header, text, from, to, line);
+        }
+        seen
+    }
+
+    /// Adds the result of the run that follows this one; its line numbers are shifted by
+    /// `offset`. A person's lines stay in file order; their name is checked across runs.
+    fn absorb(&mut self, run: Loader<'_>, offset: u32) {
+        let Loader {
+            people,
+            incomplete,
+            summary,
+            ..
+        } = run;
+        self.summary.data_lines += summary.data_lines;
+        self.summary.malformed_lines += summary.malformed_lines;
+        for (reason, count) in summary.by_reason {
+            *self.summary.by_reason.entry(reason).or_default() += count;
+        }
+        for mut error in summary.errors {
+            if self.summary.errors.len() < KEPT_PER_FILE {
+                error.line += offset;
+                self.summary.errors.push(error);
+            }
+        }
+        if let Some(line) = incomplete.all {
+            self.incomplete.all.get_or_insert(line + offset);
+        }
+        for (year, line) in incomplete.years {
+            self.incomplete.years.entry(year).or_insert(line + offset);
+        }
+        // Name checks are settled here, against the name of the person's first line in the
+        // file: (person, line) of each name_disagrees to count.
+        let mut disagreeing = Vec::new();
+        for (key, mut person) in people {
+            for line in &mut person.lines {
+                line.line += offset;
+            }
+            person.quarantined_at = person.quarantined_at.map(|line| line + offset);
+            person.named_at = person.named_at.map(|line| line + offset);
+            let known = match self.people.entry(key) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    if let (true, Some(line)) = (person.name_break, person.quarantined_at) {
+                        disagreeing.push((key, line));
+                    }
+                    slot.insert(person);
+                    continue;
+                }
+                std::collections::hash_map::Entry::Occupied(slot) => slot.into_mut(),
+            };
+            if known.quarantined_at.is_some() {
+                continue;
+            }
+            if let (Some(a), Some(b), Some(line)) = (&known.name, &person.name, person.named_at)
+                && a != b
+            {
+                // This run's first line of theirs already disagrees with the file's name.
+                disagreeing.push((key, line));
+                continue;
+            }
+            if let Some(line) = person.quarantined_at {
+                known.quarantined_at = Some(line);
+                known.lines = Vec::new();
+                if person.name_break {
+                    disagreeing.push((key, line));
+                }
+                continue;
+            }
+            known.lines.append(&mut person.lines);
+        }
+        for (key, line) in disagreeing {
+            let column = self.kind.keys().name;
+            self.malformed(line, Owner::Person(key), fault("name_disagrees", column));
+        }
+    }
+}
+
 fn load_table(
     kind: FileKind,
     directory: &Path,
     mapping: &TaxMapping,
+    options: LoadOptions,
 ) -> Result<(Table, FileSummary), LoadError> {
     let started = Instant::now();
     let path = directory.join(kind.file_name());
@@ -849,71 +1037,83 @@ fn load_table(
         ));
     };
     let header = header(kind, &text[start..end], mapping).map_err(header_problem)?;
+    let body = lines.position();
+    let trailer = find_trailer(&text, body);
+    let data_end = trailer.map_or(text.len(), |(start, _)| start);
 
-    let mut loader = Loader {
-        kind,
-        record,
-        people: HashMap::new(),
-        incomplete: Incomplete::default(),
-        summary: FileSummary {
-            file: kind,
-            path: path.clone(),
-            data_lines: 0,
-            served_lines: 0,
-            people: 0,
-            quarantined_people: 0,
-            malformed_lines: 0,
-            by_reason: BTreeMap::new(),
-            errors: Vec::new(),
-            incomplete_years: BTreeSet::new(),
-            incomplete_all_years: false,
-            elapsed: Duration::ZERO,
-        },
-    };
-    let mut trailer: Option<(u32, Option<u64>)> = None;
-    let mut last_line = 1;
-    for (start, end, line) in lines {
-        last_line = line;
-        let raw = &text[start..end];
-        if raw.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
-            continue;
+    // Runs of whole lines, one thread each.
+    let size = data_end.saturating_sub(body);
+    let runs = options
+        .chunks_per_file
+        .min(size / options.min_chunk_bytes.max(1))
+        .max(1);
+    let mut bounds = vec![body];
+    for i in 1..runs {
+        let target = body + size / runs * i;
+        let at = text[target..data_end]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(data_end, |p| target + p + 1);
+        if bounds.last().is_some_and(|last| at > *last) && at < data_end {
+            bounds.push(at);
         }
-        let is_trailer = raw == TRAILER || raw.starts_with(TRAILER_PREFIX);
-        if trailer.is_some() {
-            // A second trailer, or data after the end: the file was concatenated or damaged.
-            loader.malformed(
-                line,
-                Owner::Nobody,
-                fault("trailer", "line after the trailer"),
-            );
-            continue;
-        }
-        if is_trailer {
-            let count = std::str::from_utf8(raw)
+    }
+    bounds.push(data_end);
+    let results: Vec<(Loader<'_>, u32)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let (from, to) = (w[0], w[1]);
+                let (header, text, path) = (&header, &text, &path);
+                scope.spawn(move || {
+                    let mut loader = Loader::new(kind, record, path);
+                    let seen = loader.run(header, text, from, to);
+                    (loader, seen)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    // A run that died answers as unreadable: the whole file is incomplete.
+                    let mut loader = Loader::new(kind, record, &path);
+                    loader.malformed(1, Owner::Nobody, fault("load_failed", "thread"));
+                    (loader, 0)
+                })
+            })
+            .collect()
+    });
+    let mut loader = Loader::new(kind, record, &path);
+    let mut offset: u32 = 1; // the header
+    for (run, seen) in results {
+        loader.absorb(run, offset);
+        offset = offset.saturating_add(seen);
+    }
+    loader.summary.errors.sort_by_key(|e| e.line);
+
+    match trailer {
+        None => loader.malformed(offset, Owner::Nobody, fault("trailer", "missing")),
+        Some((start, end)) => {
+            let line = offset.saturating_add(1);
+            let count = std::str::from_utf8(&text[start..end])
                 .ok()
                 .and_then(|t| t.split_once('|'))
                 .map(|(_, n)| trim(n))
                 .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse::<u64>().ok());
-            if count.is_none() {
-                loader.malformed(line, Owner::Nobody, fault("trailer", "record count"));
+            match count {
+                None => loader.malformed(line, Owner::Nobody, fault("trailer", "record count")),
+                Some(count) if count != loader.summary.data_lines => {
+                    let column = format!(
+                        "record count {count}, data lines {}",
+                        loader.summary.data_lines
+                    );
+                    loader.malformed(line, Owner::Nobody, fault("trailer", column));
+                }
+                Some(_) => {}
             }
-            trailer = Some((line, count));
-            continue;
         }
-        loader.summary.data_lines += 1;
-        loader.data_line(&header, &text, start, end, line);
-    }
-    match trailer {
-        None => loader.malformed(last_line, Owner::Nobody, fault("trailer", "missing")),
-        Some((line, Some(count))) if count != loader.summary.data_lines => {
-            let column = format!(
-                "record count {count}, data lines {}",
-                loader.summary.data_lines
-            );
-            loader.malformed(line, Owner::Nobody, fault("trailer", column));
-        }
-        Some(_) => {}
     }
 
     let Loader {
@@ -943,18 +1143,39 @@ fn load_table(
     ))
 }
 
-/// The lines of a file as byte ranges without their terminator (LF, or CR LF), with 1-based
-/// numbers; a byte-order mark before the first line is skipped.
+/// Lines as byte ranges without their terminator (LF, or CR LF), with 1-based numbers.
 struct Lines<'a> {
     bytes: &'a [u8],
     at: usize,
+    end: usize,
     line: u32,
 }
 
 impl<'a> Lines<'a> {
+    /// A whole file; a byte-order mark before the first line is skipped.
     fn new(bytes: &'a [u8]) -> Self {
         let at = if bytes.starts_with(BOM) { BOM.len() } else { 0 };
-        Lines { bytes, at, line: 0 }
+        Lines {
+            bytes,
+            at,
+            end: bytes.len(),
+            line: 0,
+        }
+    }
+
+    /// The lines of `bytes[start..end]` (`start` at a line's start).
+    fn range(bytes: &'a [u8], start: usize, end: usize) -> Self {
+        Lines {
+            bytes,
+            at: start,
+            end: end.min(bytes.len()),
+            line: 0,
+        }
+    }
+
+    /// Where the next line starts.
+    fn position(&self) -> usize {
+        self.at.min(self.end)
     }
 }
 
@@ -962,15 +1183,15 @@ impl Iterator for Lines<'_> {
     type Item = (usize, usize, u32);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.at >= self.bytes.len() {
+        if self.at >= self.end {
             return None;
         }
         let start = self.at;
-        let rest = self.bytes.get(start..)?;
+        let rest = self.bytes.get(start..self.end)?;
         let end = rest
             .iter()
             .position(|b| *b == b'\n')
-            .map_or(self.bytes.len(), |i| start + i);
+            .map_or(self.end, |i| start + i);
         self.at = end + 1;
         self.line = self.line.saturating_add(1);
         let content_end = if end > start && self.bytes.get(end - 1) == Some(&b'\r') {

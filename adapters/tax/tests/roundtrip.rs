@@ -438,4 +438,3 @@ fn seeded_files_have_bom_crlf_header_and_trailer() {
     assert!(property.contains("|987.65|全部|"), "{property}");
     assert!(property.contains("|0980228|"));
 }
-
