@@ -247,6 +247,14 @@ fn broken_subjects_fail_their_checksum() {
     );
     assert!(break_national_id("").parse::<NationalId>().is_err());
     // A sample request may hold anything: never a panic.
-    assert!(break_national_id("A12345678中").parse::<NationalId>().is_err());
-    assert!(break_business_number("中").parse::<BusinessNumber>().is_err());
+    assert!(
+        break_national_id("A12345678中")
+            .parse::<NationalId>()
+            .is_err()
+    );
+    assert!(
+        break_business_number("中")
+            .parse::<BusinessNumber>()
+            .is_err()
+    );
 }
