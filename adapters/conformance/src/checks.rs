@@ -1228,3 +1228,6 @@ fn serving_name(status: i32) -> String {
         other => format!("status {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,10 +8,11 @@
 //! # async fn example() -> Result<(), tongdao_conformance::BuildError> {
 //! let target = tongdao_conformance::Target::builder("127.0.0.1:7001", "tongdao.land.v1.LandRegistry")
 //!     .server_name("land.adapter.tongdao.test")
-//!     .broker("pki/broker.crt", "pki/broker.key")
-//!     .stranger("pki/agencies/taipei-tax.crt", "pki/agencies/taipei-tax.key")
-//!     .ca("pki/grca.crt")
+//!     // broker.crt/.key, grca.crt, and agencies/taipei-tax.crt/.key as the stranger
+//!     .dev_pki("pki", "agencies/taipei-tax")
 //!     .subject("A123456789")
+//!     .subject(r#"{"landOfficeCode":"GB","sectionCode":"3000","parcelNumber":"0001-0000"}"#)
+//!     .absent_subject("Z190000009")
 //!     .build()?;
 //! let report = tongdao_conformance::run_checks(&target).await;
 //! assert!(report.passed(), "{report}");

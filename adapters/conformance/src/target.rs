@@ -206,6 +206,20 @@ impl TargetBuilder {
         self
     }
 
+    /// The identities of a development PKI directory in the layout `tongdao pki` and
+    /// `tongdao_pki::DevPki::write_to` write: the broker (`broker.crt`, `broker.key`), the root
+    /// (`grca.crt`) as CA, and the leaf at path stem `stranger` (e.g. `agencies/taipei-tax`) as
+    /// the stranger.
+    pub fn dev_pki(self, dir: impl AsRef<Path>, stranger: &str) -> Self {
+        let dir = dir.as_ref();
+        self.broker(dir.join("broker.crt"), dir.join("broker.key"))
+            .ca(dir.join("grca.crt"))
+            .stranger(
+                dir.join(format!("{stranger}.crt")),
+                dir.join(format!("{stranger}.key")),
+            )
+    }
+
     /// A subject the source knows (repeatable: one per subject kind the service uses).
     pub fn subject(mut self, value: impl Into<String>) -> Self {
         self.subjects.push(value.into());
