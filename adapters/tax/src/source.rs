@@ -139,6 +139,9 @@ pub enum LoadError {
         /// What is wrong with it.
         problem: String,
     },
+    /// More than one file cannot be loaded; each problem is listed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several(Vec<LoadError>),
     /// The mapping file is unusable.
     #[error("tax mapping {origin}: {}", problems.join("; "))]
     Mapping {
@@ -459,9 +462,21 @@ impl TaxSource {
                 payments,
             )
         });
-        let (income, income_summary) = income?;
-        let (property, property_summary) = property?;
-        let (payments, payments_summary) = payments?;
+        let ((income, income_summary), (property, property_summary), (payments, payments_summary)) =
+            match (income, property, payments) {
+                (Ok(income), Ok(property), Ok(payments)) => (income, property, payments),
+                (income, property, payments) => {
+                    let mut errors: Vec<LoadError> = [income.err(), property.err(), payments.err()]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    return Err(if errors.len() == 1 {
+                        errors.remove(0)
+                    } else {
+                        LoadError::Several(errors)
+                    });
+                }
+            };
         let summary = LoadSummary {
             files: vec![income_summary, property_summary, payments_summary],
         };

@@ -508,7 +508,15 @@ fn a_missing_file_stops_the_load() {
     assert!(matches!(error, LoadError::Missing { .. }), "{error:?}");
     assert!(error.to_string().contains("property.txt"), "{error}");
     let error = tongdao_adapter_tax::load(&dir.path().join("nowhere"), None).expect_err("no dir");
-    assert!(matches!(error, LoadError::Missing { .. }), "{error:?}");
+    // Every file's problem at once.
+    assert!(
+        matches!(&error, LoadError::Several(all) if all.len() == 3),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    for name in ["income.txt", "property.txt", "payments.txt"] {
+        assert!(message.contains(name), "{message}");
+    }
 }
 
 #[test]
