@@ -746,7 +746,10 @@ impl Run<'_> {
                         "C-SUB-2",
                         name,
                         &echo.problems,
-                        format!("{} match the subject", echo.looked_at.join(", ")),
+                        format!(
+                            "echoes agree with the subject: {}",
+                            echo.looked_at.join(", ")
+                        ),
                     );
                 }
             }
