@@ -319,10 +319,10 @@ struct LineRef {
 /// One person's lines in one file.
 #[derive(Debug, Default)]
 struct Person {
-    /// The name of their first well-formed line.
-    name: Option<Box<str>>,
-    /// That line.
-    named_at: Option<u32>,
+    /// Per year, the name of their first well-formed line of that year, and that line. Names
+    /// must agree within a year (one answer carries one name); a change between years is a
+    /// change of name (更名) and is fine.
+    names: Vec<YearName>,
     lines: Vec<LineRef>,
     /// First malformed line, if any: then nothing of theirs in this file is served.
     quarantined_at: Option<u32>,
@@ -330,6 +330,14 @@ struct Person {
     /// (or moved to an earlier line) when the runs are put together, since the run's first
     /// name may itself be the odd one out.
     name_break: bool,
+}
+
+/// A person's name in one year of a file, and the line it was first read from.
+#[derive(Debug, Clone)]
+struct YearName {
+    year: u16,
+    name: Box<str>,
+    line: u32,
 }
 
 /// The header: column names and where the key columns are.
@@ -533,7 +541,11 @@ impl TaxSource {
         }
         let record = &self.mapping.plan(kind).record;
         Ok(Some(Found {
-            name: person.name.as_deref().unwrap_or(""),
+            name: person
+                .names
+                .iter()
+                .find(|n| n.year == year)
+                .map_or("", |n| &*n.name),
             lines,
             table,
             record,
@@ -816,18 +828,19 @@ impl Loader<'_> {
         if person.quarantined_at.is_some() {
             return;
         }
-        match &person.name {
-            Some(known) if **known != *name => {
+        match person.names.iter().find(|n| n.year == year) {
+            Some(known) if *known.name != *name => {
                 person.quarantined_at = Some(line);
                 person.name_break = true;
                 person.lines = Vec::new();
                 return;
             }
             Some(_) => {}
-            None => {
-                person.name = Some(name.into());
-                person.named_at = Some(line);
-            }
+            None => person.names.push(YearName {
+                year,
+                name: name.into(),
+                line,
+            }),
         }
         person.lines.push(LineRef {
             start,
@@ -983,7 +996,9 @@ impl<'m> Loader<'m> {
                 line.line += offset;
             }
             person.quarantined_at = person.quarantined_at.map(|line| line + offset);
-            person.named_at = person.named_at.map(|line| line + offset);
+            for name in &mut person.names {
+                name.line += offset;
+            }
             let known = match self.people.entry(key) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     if let (true, Some(line)) = (person.name_break, person.quarantined_at) {
@@ -997,10 +1012,20 @@ impl<'m> Loader<'m> {
             if known.quarantined_at.is_some() {
                 continue;
             }
-            if let (Some(a), Some(b), Some(line)) = (&known.name, &person.name, person.named_at)
-                && a != b
-            {
-                // This run's first line of theirs already disagrees with the file's name.
+            // The first line of this run whose year's name disagrees with the file's name for
+            // that year.
+            let clash = person
+                .names
+                .iter()
+                .filter(|n| {
+                    known
+                        .names
+                        .iter()
+                        .any(|k| k.year == n.year && k.name != n.name)
+                })
+                .map(|n| n.line)
+                .min();
+            if let Some(line) = clash {
                 disagreeing.push((key, line));
                 continue;
             }
@@ -1013,6 +1038,11 @@ impl<'m> Loader<'m> {
                 continue;
             }
             known.lines.append(&mut person.lines);
+            for name in person.names {
+                if !known.names.iter().any(|k| k.year == name.year) {
+                    known.names.push(name);
+                }
+            }
         }
         for (key, line) in disagreeing {
             let column = self.kind.keys().name;

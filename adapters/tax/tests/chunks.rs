@@ -150,3 +150,47 @@ fn quarantine_names_and_line_numbers_hold_across_runs() {
         assert_eq!(summary.quarantined_people, 2);
     }
 }
+
+#[test]
+fn a_name_change_between_years_across_runs_is_not_a_disagreement() {
+    const A: u32 = 3_000_010;
+    let text = file(
+        INCOME_HEADER,
+        &[
+            income_line(111, &id(A), "陳怡君", "100", "0", "100"),
+            income_line(112, &id(A), "陳宜君", "200", "0", "200"),
+            income_line(111, &id(A), "陳怡君", "300", "0", "300"),
+            income_line(112, &id(A), "陳怡君", "400", "0", "400"), // line 5: disagrees in 112
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_all(dir.path(), Some(&text), None, None);
+    for chunks in [1, 2, 3, 4] {
+        let source = load(dir.path(), chunks);
+        assert_eq!(
+            errors(&source),
+            vec!["income.txt:5: name_disagrees (所得人姓名)".to_owned()],
+            "{chunks} runs"
+        );
+    }
+    let text = file(
+        INCOME_HEADER,
+        &[
+            income_line(111, &id(A), "陳怡君", "100", "0", "100"),
+            income_line(112, &id(A), "陳宜君", "200", "0", "200"),
+            income_line(111, &id(A), "陳怡君", "300", "0", "300"),
+        ],
+    );
+    write_all(dir.path(), Some(&text), None, None);
+    for chunks in [1, 2, 3] {
+        let service = TaxService::new(Arc::new(load(dir.path(), chunks)));
+        assert!(errors(service.source()).is_empty());
+        let answer = service
+            .list_income(&ListIncomeRequest {
+                national_id: id(A).to_string(),
+                income_year_roc: 112,
+            })
+            .expect("served");
+        assert_eq!(answer.earner_name, "陳宜君", "{chunks} runs");
+    }
+}

@@ -159,7 +159,8 @@ fn amounts_that_disagree_and_unknown_codes_are_malformed() {
             "missing",
         ),
         (
-            income_line(112, &id(A), "王大明", "600000", "30000", "570000"),
+            // A's line 2 is of 111 with 陳怡君.
+            income_line(111, &id(A), "王大明", "600000", "30000", "570000"),
             "name_disagrees",
         ),
         (
@@ -632,4 +633,31 @@ fn malformed_lines_are_counted_by_reason_and_logged_with_file_and_line_without_i
         "{text}"
     );
     assert!(!text.contains(id(A).as_str()), "{text}");
+}
+
+#[test]
+fn a_name_change_between_years_is_served_with_each_years_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = file(
+        INCOME_HEADER,
+        &[
+            income_line(111, &id(A), "陳怡君", "100", "0", "100"),
+            income_line(112, &id(A), "陳宜君", "200", "0", "200"),
+            income_line(111, &id(A), "陳怡君", "300", "0", "300"),
+        ],
+    );
+    write_all(dir.path(), Some(&text), None, None);
+    let service = load(dir.path());
+    assert_eq!(reasons(service.source(), FileKind::Income), vec![]);
+    let answer = |year| {
+        service
+            .list_income(&ListIncomeRequest {
+                national_id: id(A).to_string(),
+                income_year_roc: year,
+            })
+            .expect("served")
+    };
+    assert_eq!(answer(111).earner_name, "陳怡君");
+    assert_eq!(answer(111).items.len(), 2);
+    assert_eq!(answer(112).earner_name, "陳宜君");
 }
