@@ -82,6 +82,31 @@ async fn one_citizen_at_five_agencies_agrees_with_itself_and_the_sources() {
     assert!(!expected.is_empty(), "the showcase person owns land");
     assert_eq!(answered, expected, "holdings = the land register's shares");
 
+    // 地政 again: the register of one of those parcels names the person among its owners.
+    let key = holdings.holdings[0]
+        .key
+        .clone()
+        .expect("a holding names its parcel");
+    let parcel: land::v1::Parcel = system
+        .ask(
+            "agencies/taipei-tax",
+            "tongdao.land.v1.LandRegistry/GetParcel",
+            "095",
+            &land::v1::GetParcelRequest {
+                key: Some(key.clone()),
+            },
+        )
+        .await
+        .expect("parcel register");
+    assert_eq!(parcel.key.as_ref(), Some(&key));
+    assert!(
+        parcel
+            .owners
+            .iter()
+            .any(|o| o.owner_id == subject && o.owner_name == name),
+        "the parcel's ownership entries name the person"
+    );
+
     // 財稅: the land value tax certificate bills the same person for the same parcels.
     let certificate: tax::v1::TaxPaymentCertificate = system
         .ask(
@@ -214,6 +239,42 @@ async fn one_citizen_at_five_agencies_agrees_with_itself_and_the_sources() {
             "company {} lists {name} as {}",
             company.business_number,
             directorship.position
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_parcel_key_is_refused_before_the_land_office() {
+    let system = System::start().await;
+    for key in [
+        land::v1::ParcelKey {
+            land_office_code: "aa".into(),
+            section_code: "0200".into(),
+            parcel_number: "0001-0000".into(),
+        },
+        land::v1::ParcelKey {
+            land_office_code: "AA".into(),
+            section_code: "02".into(),
+            parcel_number: "0001-0000".into(),
+        },
+        land::v1::ParcelKey {
+            land_office_code: "AA".into(),
+            section_code: "0200".into(),
+            parcel_number: "1".into(),
+        },
+    ] {
+        let refused = system
+            .ask::<land::v1::Parcel>(
+                "agencies/taipei-tax",
+                "tongdao.land.v1.LandRegistry/GetParcel",
+                "095",
+                &land::v1::GetParcelRequest { key: Some(key) },
+            )
+            .await;
+        tongdao_integration_tests::assert_refused(
+            refused,
+            tonic::Code::InvalidArgument,
+            tongdao_core::Reason::SubjectInvalid,
         );
     }
 }

@@ -36,6 +36,19 @@ impl Step<Exchange> for Validate {
         if let Some((field, kind)) = descriptors::subject_field(&input) {
             let value = match message.get_field(&field).as_ref() {
                 Value::String(text) => text.clone(),
+                // A land parcel is named by its key message (office, section, number).
+                Value::Message(key) if kind == SubjectKind::LandParcel => parcel_key(key)
+                    .ok_or_else(|| {
+                        Rejection::new(
+                            Reason::SubjectInvalid,
+                            format!(
+                                "field {} must hold a parcel key: land office code (2 capital \
+                                 letters), section code (4 digits) and parcel number \
+                                 (NNNN-NNNN)",
+                                field.name()
+                            ),
+                        )
+                    })?,
                 _ => String::new(),
             };
             exchange.subject = Some(subject(kind, &value, field.name())?);
@@ -67,4 +80,25 @@ fn subject(kind: SubjectKind, value: &str, field: &str) -> Result<Subject, Rejec
             }),
         SubjectKind::LandParcel | SubjectKind::Unspecified => Ok(Subject::Other(value.to_owned())),
     }
+}
+
+/// The parcel key as `OFFICE/SECTION/NNNN-NNNN`, if all three parts have the register's shape.
+fn parcel_key(key: &DynamicMessage) -> Option<String> {
+    let part = |name: &str| match key.get_field_by_name(name)?.as_ref() {
+        Value::String(text) => Some(text.clone()),
+        _ => None,
+    };
+    let office = part("land_office_code")?;
+    let section = part("section_code")?;
+    let number = part("parcel_number")?;
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let shaped = office.len() == 2
+        && office.bytes().all(|b| b.is_ascii_uppercase())
+        && section.len() == 4
+        && digits(&section)
+        && number.len() == 9
+        && number
+            .split_once('-')
+            .is_some_and(|(parent, child)| parent.len() == 4 && digits(parent) && digits(child));
+    shaped.then(|| format!("{office}/{section}/{number}"))
 }
