@@ -661,3 +661,30 @@ fn a_name_change_between_years_is_served_with_each_years_name() {
     assert_eq!(answer(111).items.len(), 2);
     assert_eq!(answer(112).earner_name, "陳宜君");
 }
+
+#[test]
+fn the_example_in_format_md_reads_as_documented() {
+    let doc = include_str!("../FORMAT.md");
+    let start = doc
+        .find("## Example (`payments.txt`")
+        .expect("example section");
+    let block = &doc[start..];
+    let from = block.find("```\n").expect("code block") + 4;
+    let to = from + block[from..].find("```").expect("end of block");
+    // The document says CR LF and a BOM; Markdown keeps the BOM, the CRs are put back.
+    let example = block[from..to].replace('\n', "\r\n");
+    assert!(example.starts_with('\u{FEFF}'));
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_all(dir.path(), None, None, Some(&example));
+    let service = load(dir.path());
+    assert_eq!(reasons(service.source(), FileKind::Payments), vec![]);
+    let certificate = service
+        .payment_certificate(&GetTaxPaymentCertificateRequest {
+            national_id: "A123456789".to_owned(),
+            kind: TaxKind::HouseTax.into(),
+            tax_year_roc: 112,
+        })
+        .expect("the example's house tax");
+    assert_eq!(certificate.total_paid, 4812);
+    assert_eq!(certificate.taxpayer_name, "陳怡君");
+}
