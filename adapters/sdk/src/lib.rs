@@ -219,6 +219,7 @@ where
                 },
                 None => call.await,
             };
+            let response = response.map(undecodable_request_is_malformed);
             let status = response
                 .as_ref()
                 .ok()
@@ -236,5 +237,31 @@ where
             );
             response
         })
+    }
+}
+
+/// tonic answers a request body that does not decode with INTERNAL and no reason (it follows
+/// gRPC's status-code guide); the adapter contract (C-ERR-7) wants the caller told its request
+/// is malformed, as the broker would. tonic's message for that case is prost's `DecodeError`
+/// text, percent-encoded in `grpc-message`.
+fn undecodable_request_is_malformed(response: http::Response<Body>) -> http::Response<Body> {
+    let headers = response.headers();
+    let internal = headers.get("grpc-status").is_some_and(|v| v == "13");
+    let undecodable = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| {
+            m.starts_with("failed%20to%20decode%20Protobuf%20message")
+                || m.starts_with("failed to decode Protobuf message")
+        });
+    if internal && undecodable {
+        Rejection::new(
+            Reason::MalformedRequest,
+            "the request body is not a valid message of the method's input type",
+        )
+        .into_status()
+        .into_http()
+    } else {
+        response
     }
 }
