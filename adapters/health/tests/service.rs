@@ -659,3 +659,97 @@ fn load_figures() {
     );
     println!("peak resident memory {:.0} MiB", peak_rss_mib());
 }
+
+fn config(
+    directory: &Path,
+    mapping: Option<std::path::PathBuf>,
+) -> tongdao_config::HealthAdapterConfig {
+    tongdao_config::HealthAdapterConfig {
+        server: tongdao_config::AdapterServerConfig {
+            listen_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: tongdao_config::TlsFiles {
+                certificate: directory.join("no-cert.pem"),
+                private_key: directory.join("no-key.pem"),
+                trust_anchors: Vec::new(),
+                crls: Vec::new(),
+            },
+            broker_name: "broker.tongdao.test".to_owned(),
+            handshake_timeout_ms: 1_000,
+        },
+        directory: directory.to_owned(),
+        mapping,
+    }
+}
+
+#[tokio::test]
+async fn a_configured_mapping_replaces_the_shipped_one() {
+    let records = records();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exports = dir.path().join("exports");
+    write_exports(&records, &exports).expect("seeded");
+
+    // The shipped mapping, with 西醫門診 read as dental: the answers follow the file.
+    let custom = dir.path().join("mapping.toml");
+    let text = tongdao_adapter_health::export::SHIPPED_MAPPING.replace(
+        "\"西醫門診\" = \"WESTERN_OUTPATIENT\"",
+        "\"西醫門診\" = \"DENTAL_OUTPATIENT\"",
+    );
+    std::fs::write(&custom, text).expect("written");
+    let loaded = tongdao_adapter_health::load(&config(&exports, Some(custom))).expect("loaded");
+    let service = HealthService::new(std::sync::Arc::new(loaded));
+    let visits = list_visits(&service, visits_request(id(0).as_str(), None, None))
+        .await
+        .expect("served")
+        .visits;
+    assert!(
+        visits
+            .iter()
+            .any(|v| v.visit_type == pb::VisitType::DentalOutpatient as i32)
+    );
+    assert!(
+        !visits
+            .iter()
+            .any(|v| v.visit_type == pb::VisitType::WesternOutpatient as i32)
+    );
+
+    // A mapping without the order record, a missing mapping file, a missing directory: the
+    // adapter does not start, and says why.
+    let partial = dir.path().join("partial.toml");
+    let text = tongdao_adapter_health::export::SHIPPED_MAPPING
+        .replace("[records.order.fields]", "[records.order_line.fields]")
+        .replace("[records.order]", "[records.order_line]");
+    std::fs::write(&partial, text).expect("written");
+    let Err(error) = tongdao_adapter_health::load(&config(&exports, Some(partial))) else {
+        panic!("a mapping without `order` must be refused");
+    };
+    assert!(
+        error.problems.iter().any(|p| p.contains("`order`")),
+        "{:?}",
+        error.problems
+    );
+    let Err(error) =
+        tongdao_adapter_health::load(&config(&exports, Some(dir.path().join("absent.toml"))))
+    else {
+        panic!("a missing mapping file must be refused");
+    };
+    assert!(
+        error.problems.iter().any(|p| p.contains("absent.toml")),
+        "{:?}",
+        error.problems
+    );
+    let Err(error) = tongdao_adapter_health::load(&config(&dir.path().join("nowhere"), None))
+    else {
+        panic!("a missing directory must be refused");
+    };
+    assert!(
+        error.problems.iter().any(|p| p.contains("nowhere")),
+        "{:?}",
+        error.problems
+    );
+    // build() goes through the same load after the certificates: with none, it refuses.
+    assert!(
+        tongdao_adapter_health::build(&config(&exports, None))
+            .await
+            .is_err()
+    );
+}
