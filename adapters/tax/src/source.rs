@@ -25,10 +25,6 @@ const TRAILER: &[u8] = b"TRAILER";
 const TRAILER_PREFIX: &[u8] = b"TRAILER|";
 /// The UTF-8 byte-order mark some Windows tools put before the header.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-/// Malformed lines logged one by one per file; the rest are only counted.
-const LOGGED_PER_FILE: usize = 20;
-/// Malformed lines kept in a [`FileSummary`] for inspection.
-const KEPT_PER_FILE: usize = 1000;
 /// Income format codes of FORMAT.md's table.
 const INCOME_FORMATS: [&str; 10] = ["50", "51", "53", "54", "5A", "5B", "5C", "9A", "9B", "92"];
 
@@ -277,7 +273,7 @@ pub struct FileSummary {
     pub malformed_lines: u64,
     /// `malformed_lines` by reason.
     pub by_reason: BTreeMap<&'static str, u64>,
-    /// The first malformed lines (at most 1000).
+    /// Every malformed line, in line order (each is also logged).
     pub errors: Vec<MalformedLine>,
     /// Years for which the file is incomplete (a line nobody can be pinned on).
     pub incomplete_years: BTreeSet<u16>,
@@ -744,14 +740,12 @@ impl Loader<'_> {
         let Fault { reason, column } = problem;
         self.summary.malformed_lines += 1;
         *self.summary.by_reason.entry(reason).or_default() += 1;
-        if self.summary.errors.len() < KEPT_PER_FILE {
-            self.summary.errors.push(MalformedLine {
-                file: self.kind,
-                line,
-                reason,
-                column,
-            });
-        }
+        self.summary.errors.push(MalformedLine {
+            file: self.kind,
+            line,
+            reason,
+            column,
+        });
         match owner {
             Owner::Person(key) => {
                 let person = self.people.entry(key).or_default();
@@ -977,10 +971,8 @@ impl<'m> Loader<'m> {
             *self.summary.by_reason.entry(reason).or_default() += count;
         }
         for mut error in summary.errors {
-            if self.summary.errors.len() < KEPT_PER_FILE {
-                error.line += offset;
-                self.summary.errors.push(error);
-            }
+            error.line += offset;
+            self.summary.errors.push(error);
         }
         if let Some(line) = incomplete.all {
             self.incomplete.all.get_or_insert(line + offset);
@@ -1248,8 +1240,8 @@ impl Iterator for Lines<'_> {
     }
 }
 
-/// Logs the load and counts malformed lines by reason. Only file, line, reason and column are
-/// logged, never a value.
+/// Logs the load, every malformed line at WARN (the adapter contract's C-OBS-1), and counts
+/// them by reason. Only file, line, reason and column are logged, never a value.
 fn report(summary: &LoadSummary) {
     for file in &summary.files {
         for (reason, count) in &file.by_reason {
@@ -1260,7 +1252,7 @@ fn report(summary: &LoadSummary) {
             )
             .increment(*count);
         }
-        for error in file.errors.iter().take(LOGGED_PER_FILE) {
+        for error in &file.errors {
             tracing::warn!(
                 location = %format_args!("{}:{}", file.path.display(), error.line),
                 reason = error.reason,
