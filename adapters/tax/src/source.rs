@@ -956,6 +956,39 @@ impl<'m> Loader<'m> {
         seen
     }
 
+    /// Makes the first run the base of the file: its line numbers shifted by `offset`, and its
+    /// pending name disagreements (there is no earlier run to compare with) counted.
+    fn rebase(&mut self, offset: u32) {
+        for error in &mut self.summary.errors {
+            error.line += offset;
+        }
+        if let Some(line) = &mut self.incomplete.all {
+            *line += offset;
+        }
+        for line in self.incomplete.years.values_mut() {
+            *line += offset;
+        }
+        let mut disagreeing = Vec::new();
+        for (key, person) in &mut self.people {
+            for line in &mut person.lines {
+                line.line += offset;
+            }
+            for name in &mut person.names {
+                name.line += offset;
+            }
+            if let Some(line) = &mut person.quarantined_at {
+                *line += offset;
+                if person.name_break {
+                    disagreeing.push((*key, *line));
+                }
+            }
+        }
+        let column = self.kind.keys().name;
+        for (key, line) in disagreeing {
+            self.malformed(line, Owner::Person(key), fault("name_disagrees", column));
+        }
+    }
+
     /// Adds the result of the run that follows this one; its line numbers are shifted by
     /// `offset`. A person's lines stay in file order; their name is checked across runs.
     fn absorb(&mut self, run: Loader<'_>, offset: u32) {
@@ -1121,9 +1154,18 @@ fn load_table(
             })
             .collect()
     });
-    let mut loader = Loader::new(kind, record, &path);
-    let mut offset: u32 = 1; // the header
-    for (run, seen) in results {
+    let mut runs = results.into_iter();
+    let (mut loader, mut offset) = match runs.next() {
+        Some((first, seen)) => {
+            // The first run is the base: it keeps its index (no copy), shifted past the
+            // header, its name checks settled as they stand.
+            let mut first = first;
+            first.rebase(1);
+            (first, seen.saturating_add(1))
+        }
+        None => (Loader::new(kind, record, &path), 1),
+    };
+    for (run, seen) in runs {
         loader.absorb(run, offset);
         offset = offset.saturating_add(seen);
     }
