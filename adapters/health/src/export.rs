@@ -34,10 +34,6 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Diagnosis slots of a visit record (`diagnosis_1` … `diagnosis_5` in the mapping).
 pub const DIAGNOSIS_SLOTS: usize = 5;
 
-/// At most this many problems are logged one by one, so a directory of garbage cannot flood
-/// the log; all are counted.
-const LOGGED_PROBLEMS: usize = 50;
-
 /// The shipped mapping (`adapters/health/mapping.toml`).
 pub const SHIPPED_MAPPING: &str = include_str!("../mapping.toml");
 
@@ -131,6 +127,12 @@ pub enum ProblemKind {
     DuplicateSubject,
     /// A diagnosis slot with a name but no code.
     DiagnosisWithoutCode,
+    /// A medical institution code that is not 10 digits.
+    BadProviderCode,
+    /// A visit's end date before its visit date.
+    EndBeforeStart,
+    /// A lab result's report date before its visit date.
+    ReportBeforeVisit,
     /// A value the mapping rejected; the label is [`RowProblem::reason`]
     /// (`tongdao_adapter_sdk::mapping::RowProblem`), e.g. `bad_date`, `unknown_code`.
     Mapping(&'static str),
@@ -148,6 +150,9 @@ impl ProblemKind {
             ProblemKind::SubjectMismatch => "subject_mismatch",
             ProblemKind::DuplicateSubject => "duplicate_subject",
             ProblemKind::DiagnosisWithoutCode => "diagnosis_without_code",
+            ProblemKind::BadProviderCode => "bad_provider_code",
+            ProblemKind::EndBeforeStart => "end_before_start",
+            ProblemKind::ReportBeforeVisit => "report_before_visit",
             ProblemKind::Mapping(reason) => reason,
         }
     }
@@ -470,19 +475,14 @@ impl Exports {
             )
             .increment(1);
         }
-        for problem in summary.problems.iter().take(LOGGED_PROBLEMS) {
+        // Every one is logged (adapters/CONTRACT.md C-OBS-1): file, place and rule, no value.
+        for problem in &summary.problems {
             tracing::warn!(
                 file = %problem.file.display(),
                 at = %problem.at,
                 reason = problem.kind.label(),
                 detail = %problem.detail,
                 "health exports: malformed record quarantined"
-            );
-        }
-        if summary.problems.len() > LOGGED_PROBLEMS {
-            tracing::warn!(
-                more = summary.problems.len() - LOGGED_PROBLEMS,
-                "health exports: further malformed records not logged one by one"
             );
         }
         tracing::info!(
@@ -720,7 +720,17 @@ impl FileReader<'_> {
         });
         let lab_results = self.section(bank, "r7", &id, |reader, at, record| {
             match reader.mapping.lab_result.apply_to::<LabResult, _>(record) {
-                Ok(result) => Some(result),
+                Ok(result) => {
+                    let ok = reader.provider_code(at, "r7.2", &result.provider_code)
+                        & reader.not_before(
+                            at,
+                            "r7.5",
+                            result.report_date.as_ref(),
+                            result.visit_date.as_ref(),
+                            ProblemKind::ReportBeforeVisit,
+                        );
+                    ok.then_some(result)
+                }
                 Err(e) => {
                     reader.row_problem(at, &e);
                     None
@@ -781,6 +791,35 @@ impl FileReader<'_> {
         out
     }
 
+    /// A medical institution code must be 10 ASCII digits (after normalisation).
+    fn provider_code(&mut self, at: &str, column: &str, code: &str) -> bool {
+        let ok = code.len() == 10 && code.bytes().all(|b| b.is_ascii_digit());
+        if !ok {
+            self.problem(
+                format!("{at}/{column}"),
+                ProblemKind::BadProviderCode,
+                "not 10 digits",
+            );
+        }
+        ok
+    }
+
+    /// `later` (at `column`) must not be before `earlier`.
+    fn not_before(
+        &mut self,
+        at: &str,
+        column: &str,
+        later: Option<&tongdao_schemas::health::v1::RocDate>,
+        earlier: Option<&tongdao_schemas::health::v1::RocDate>,
+        kind: ProblemKind,
+    ) -> bool {
+        let ok = date_key(later) >= date_key(earlier);
+        if !ok {
+            self.problem(format!("{at}/{column}"), kind, String::new());
+        }
+        ok
+    }
+
     /// One visit record with its diagnoses and orders.
     fn visit(&mut self, at: &str, record: &Map<String, Value>) -> Option<Visit> {
         let mapping = self.mapping;
@@ -791,7 +830,16 @@ impl FileReader<'_> {
                 return None;
             }
         };
-        let mut ok = true;
+        let mut ok = self.provider_code(at, "r1.3", &visit.provider_code);
+        if visit.end_date.is_some() {
+            ok &= self.not_before(
+                at,
+                "r1.7",
+                visit.end_date.as_ref(),
+                visit.visit_date.as_ref(),
+                ProblemKind::EndBeforeStart,
+            );
+        }
         for (slot, diagnosis_mapping) in mapping.diagnoses.iter().enumerate() {
             match diagnosis_mapping.apply_to::<Diagnosis, _>(record) {
                 Ok(d) if d.icd10cm_code.is_empty() && d.name.is_empty() => {}

@@ -76,7 +76,7 @@ pub struct DateRange {
 }
 
 impl DateRange {
-    /// The range of a request: each end, if set, must be a real calendar date (ROC year ≥ 1),
+    /// The range of a request: each end, if set, must be a real calendar date (ROC year 1–999),
     /// and `from` must not be after `to`.
     pub fn new(from: Option<&RocDate>, to: Option<&RocDate>) -> Result<DateRange, LookupError> {
         let from = from
@@ -106,7 +106,7 @@ impl DateRange {
 /// A real calendar date as a sortable triple.
 fn checked(date: &RocDate) -> Option<(u32, u32, u32)> {
     let RocDate { year, month, day } = *date;
-    if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
+    if !(1..=999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
         return None;
     }
     let gregorian = year + 1911;

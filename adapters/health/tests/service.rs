@@ -522,7 +522,7 @@ async fn two_files_for_one_person_quarantine_them_and_records_of_others_are_refu
 }
 
 #[tokio::test]
-async fn a_visit_with_an_unknown_branch_or_bad_points_is_malformed() {
+async fn records_breaking_a_rule_are_malformed() {
     let records = records();
     let dir = tempfile::tempdir().expect("temp dir");
     let seeded = write_exports(&records, dir.path()).expect("seeded");
@@ -535,6 +535,23 @@ async fn a_visit_with_an_unknown_branch_or_bad_points_is_malformed() {
     edit(seeded.files.get(&id(3)).expect("file"), |v| {
         set(v, "/myhealthbank/r1/1/r1.9", "");
     });
+    edit(seeded.files.get(&id(5)).expect("file"), |v| {
+        let labs = v
+            .pointer("/myhealthbank/r7")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        set(
+            v,
+            &format!("/myhealthbank/r7/{}/r7.5", labs - 1),
+            "100/01/01",
+        );
+    });
+    edit(seeded.files.get(&id(6)).expect("file"), |v| {
+        set(v, "/myhealthbank/r1/1/r1.7", "100/01/01");
+    });
+    edit(seeded.files.get(&id(7)).expect("file"), |v| {
+        set(v, "/myhealthbank/r1/1/r1.3", "12345");
+    });
     let service = service(dir.path());
     let mut kinds: Vec<&str> = service
         .exports()
@@ -546,9 +563,16 @@ async fn a_visit_with_an_unknown_branch_or_bad_points_is_malformed() {
     kinds.sort_unstable();
     assert_eq!(
         kinds,
-        ["diagnosis_without_code", "not_integer", "unknown_code"]
+        [
+            "bad_provider_code",
+            "diagnosis_without_code",
+            "end_before_start",
+            "not_integer",
+            "report_before_visit",
+            "unknown_code"
+        ]
     );
-    for serial in [1, 2, 3] {
+    for serial in [1, 2, 3, 5, 6, 7] {
         assert_eq!(
             reason(list_labs(&service, labs_request(id(serial).as_str(), None, None)).await),
             Reason::SourceRecordMalformed
