@@ -397,7 +397,10 @@ impl Exports {
                 })
                 .collect()
         });
-        let mut exports = Exports::default();
+        let mut exports = Exports {
+            people: HashMap::with_capacity(files.len()),
+            ..Exports::default()
+        };
         exports.summary.files = files.len();
         for outcome in outcomes.into_iter().flatten() {
             exports.add(outcome);
