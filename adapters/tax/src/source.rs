@@ -313,12 +313,14 @@ struct LineRef {
 }
 
 /// One person's lines in one file.
+///
+/// Names are not stored: a year's name is read from its first line when needed. Names must
+/// agree within a year (one answer carries one name); a change between years is a change of
+/// name (更名) and is fine.
 #[derive(Debug, Default)]
 struct Person {
-    /// Per year, the name of their first well-formed line of that year, and that line. Names
-    /// must agree within a year (one answer carries one name); a change between years is a
-    /// change of name (更名) and is fine.
-    names: Vec<YearName>,
+    /// Well-formed lines, in file order (once quarantined, those before the quarantine, kept
+    /// until the runs are put together for the name checks).
     lines: Vec<LineRef>,
     /// First malformed line, if any: then nothing of theirs in this file is served.
     quarantined_at: Option<u32>,
@@ -328,12 +330,17 @@ struct Person {
     name_break: bool,
 }
 
-/// A person's name in one year of a file, and the line it was first read from.
-#[derive(Debug, Clone)]
-struct YearName {
-    year: u16,
-    name: Box<str>,
-    line: u32,
+/// The (trimmed) name field of an indexed line.
+fn name_at<'t>(text: &'t [u8], header: &Header, at: &LineRef) -> &'t str {
+    text.get(at.start..at.end)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|line| line.split('|').nth(header.name))
+        .map_or("", trim)
+}
+
+/// The first line of `year` among `lines`.
+fn first_of_year(lines: &[LineRef], year: u16) -> Option<&LineRef> {
+    lines.iter().find(|l| l.year == year)
 }
 
 /// The header: column names and where the key columns are.
@@ -537,11 +544,7 @@ impl TaxSource {
         }
         let record = &self.mapping.plan(kind).record;
         Ok(Some(Found {
-            name: person
-                .names
-                .iter()
-                .find(|n| n.year == year)
-                .map_or("", |n| &*n.name),
+            name: name_at(&table.text, &table.header, &lines[0]),
             lines,
             table,
             record,
@@ -751,7 +754,6 @@ impl Loader<'_> {
                 let person = self.people.entry(key).or_default();
                 if person.quarantined_at.is_none() {
                     person.quarantined_at = Some(line);
-                    person.lines = Vec::new();
                 }
             }
             Owner::Year(year) => {
@@ -822,19 +824,12 @@ impl Loader<'_> {
         if person.quarantined_at.is_some() {
             return;
         }
-        match person.names.iter().find(|n| n.year == year) {
-            Some(known) if *known.name != *name => {
-                person.quarantined_at = Some(line);
-                person.name_break = true;
-                person.lines = Vec::new();
-                return;
-            }
-            Some(_) => {}
-            None => person.names.push(YearName {
-                year,
-                name: name.into(),
-                line,
-            }),
+        if let Some(first) = first_of_year(&person.lines, year)
+            && name_at(bytes, header, first) != name
+        {
+            person.quarantined_at = Some(line);
+            person.name_break = true;
+            return;
         }
         person.lines.push(LineRef {
             start,
@@ -866,7 +861,8 @@ fn owner_of(header: &Header, fields: &[&str]) -> Owner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
     /// At most this many threads read one file (each a run of whole lines); the three files
-    /// load side by side on top of that. Default: the available cores, at most 16.
+    /// load side by side on top of that. Default: a third of the available cores (at least 1,
+    /// at most 16).
     pub chunks_per_file: usize,
     /// A run is at least this many bytes (smaller files are read by one thread).
     pub min_chunk_bytes: usize,
@@ -875,8 +871,10 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
+            // The three files already load side by side.
             chunks_per_file: std::thread::available_parallelism()
                 .map_or(1, std::num::NonZero::get)
+                .div_ceil(3)
                 .min(16),
             min_chunk_bytes: 1 << 20,
         }
@@ -973,9 +971,6 @@ impl<'m> Loader<'m> {
             for line in &mut person.lines {
                 line.line += offset;
             }
-            for name in &mut person.names {
-                name.line += offset;
-            }
             if let Some(line) = &mut person.quarantined_at {
                 *line += offset;
                 if person.name_break {
@@ -991,7 +986,7 @@ impl<'m> Loader<'m> {
 
     /// Adds the result of the run that follows this one; its line numbers are shifted by
     /// `offset`. A person's lines stay in file order; their name is checked across runs.
-    fn absorb(&mut self, run: Loader<'_>, offset: u32) {
+    fn absorb(&mut self, run: Loader<'_>, offset: u32, text: &[u8], header: &Header) {
         let Loader {
             people,
             incomplete,
@@ -1021,9 +1016,6 @@ impl<'m> Loader<'m> {
                 line.line += offset;
             }
             person.quarantined_at = person.quarantined_at.map(|line| line + offset);
-            for name in &mut person.names {
-                name.line += offset;
-            }
             let known = match self.people.entry(key) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     if let (true, Some(line)) = (person.name_break, person.quarantined_at) {
@@ -1040,15 +1032,14 @@ impl<'m> Loader<'m> {
             // The first line of this run whose year's name disagrees with the file's name for
             // that year.
             let clash = person
-                .names
+                .lines
                 .iter()
-                .filter(|n| {
-                    known
-                        .names
-                        .iter()
-                        .any(|k| k.year == n.year && k.name != n.name)
+                .filter(|l| first_of_year(&person.lines, l.year).is_some_and(|f| f.line == l.line))
+                .filter(|l| {
+                    first_of_year(&known.lines, l.year)
+                        .is_some_and(|k| name_at(text, header, k) != name_at(text, header, l))
                 })
-                .map(|n| n.line)
+                .map(|l| l.line)
                 .min();
             if let Some(line) = clash {
                 disagreeing.push((key, line));
@@ -1063,11 +1054,6 @@ impl<'m> Loader<'m> {
                 continue;
             }
             known.lines.append(&mut person.lines);
-            for name in person.names {
-                if !known.names.iter().any(|k| k.year == name.year) {
-                    known.names.push(name);
-                }
-            }
         }
         for (key, line) in disagreeing {
             let column = self.kind.keys().name;
@@ -1166,7 +1152,7 @@ fn load_table(
         None => (Loader::new(kind, record, &path), 1),
     };
     for (run, seen) in runs {
-        loader.absorb(run, offset);
+        loader.absorb(run, offset, &text, &header);
         offset = offset.saturating_add(seen);
     }
     loader.summary.errors.sort_by_key(|e| e.line);
@@ -1206,6 +1192,12 @@ fn load_table(
         .values()
         .filter(|p| p.quarantined_at.is_some())
         .count();
+    let mut people = people;
+    for person in people.values_mut() {
+        if person.quarantined_at.is_some() {
+            person.lines = Vec::new();
+        }
+    }
     summary.served_lines = people.values().map(|p| p.lines.len() as u64).sum();
     summary.incomplete_years = incomplete.years.keys().copied().collect();
     summary.incomplete_all_years = incomplete.all.is_some();

@@ -194,3 +194,47 @@ fn a_name_change_between_years_across_runs_is_not_a_disagreement() {
         assert_eq!(answer.earner_name, "陳宜君", "{chunks} runs");
     }
 }
+
+#[test]
+fn a_run_whose_first_name_is_the_odd_one_and_then_breaks_is_quarantined_at_the_name() {
+    const D: u32 = 4_000_010;
+    const E: u32 = 4_000_021;
+    let text = file(
+        INCOME_HEADER,
+        &[
+            income_line(112, &id(D), "周杰", "1", "0", "1"), // 2
+            income_line(112, &id(E), "蔡依", "1", "0", "1"), // 3
+            income_line(112, &id(E), "蔡依", "1", "0", "1"), // 4
+            income_line(112, &id(D), "周杰倫", "1", "0", "1"), // 5: other name
+            income_line(112, &id(D), "周杰倫", "x", "0", "1"), // 6: bad amount too
+            income_line(112, &id(E), "蔡依", "1", "0", "1"), // 7
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_all(dir.path(), Some(&text), None, None);
+    let expected = vec![
+        "income.txt:5: name_disagrees (所得人姓名)".to_owned(),
+        "income.txt:6: not_integer (gross_amount)".to_owned(),
+    ];
+    for chunks in 1..=6 {
+        let service = TaxService::new(Arc::new(load(dir.path(), chunks)));
+        assert_eq!(errors(service.source()), expected, "{chunks} runs");
+        let ask = |serial: u32| {
+            service.list_income(&ListIncomeRequest {
+                national_id: id(serial).to_string(),
+                income_year_roc: 112,
+            })
+        };
+        assert!(
+            matches!(ask(D), Err(LookupError::SourceMalformed { line: 5, .. })),
+            "{chunks} runs"
+        );
+        assert_eq!(ask(E).expect("E").items.len(), 3, "{chunks} runs");
+        let summary = service
+            .source()
+            .summary()
+            .file(FileKind::Income)
+            .expect("summary");
+        assert_eq!(summary.served_lines, 3, "{chunks} runs");
+    }
+}
