@@ -366,3 +366,157 @@ fn log_len_or_zero(dir: &Path) -> u64 {
         .map(|m| m.len())
         .unwrap_or(0)
 }
+
+/// Run by `a_full_disk_refuses_changes_and_recovers` in a child process whose file size
+/// limit (`RLIMIT_FSIZE`, with `SIGXFSZ` ignored) makes log writes fail as on a full disk.
+#[tokio::test]
+#[ignore = "the child half of a_full_disk_refuses_changes_and_recovers"]
+async fn write_failure_child() {
+    let dir = std::env::var("TONGDAO_CONSENT_FULL_DIR").expect("run by the disk-full test");
+    let store = open(Path::new(&dir));
+    let reusable = grant_for(citizen(), until(3600));
+    let single = grant_for(citizen(), single_use(3600));
+    store.grant(&reusable).await.expect("granted");
+    store.grant(&single).await.expect("granted");
+    let (grantee, subject, fields) = (welfare(), citizen(), fields());
+    let usage = usage(&grantee, &subject, &fields, Timestamp::now());
+
+    // Fill the "disk".
+    let mut granted = 2;
+    let refused = loop {
+        let consent = grant_for(citizen(), until(3600));
+        match store.grant(&consent).await {
+            Ok(()) => granted += 1,
+            Err(StoreError::Unavailable(_)) => break consent,
+            Err(other) => panic!("expected Unavailable, got {other}"),
+        }
+        assert!(granted < 10_000, "the file size limit never bit");
+    };
+    // Refused changes: nothing half done, nothing consumed; reads go on.
+    store
+        .check(reusable.id(), &usage)
+        .await
+        .expect("reusable checks need no disk");
+    for _ in 0..2 {
+        assert!(matches!(
+            store.check(single.id(), &usage).await,
+            Err(CheckError::Store(StoreError::Unavailable(_)))
+        ));
+    }
+    assert!(matches!(
+        store
+            .revoke(reusable.id(), &subject, Timestamp::now())
+            .await,
+        Err(StoreError::Unavailable(_))
+    ));
+    store
+        .check(reusable.id(), &usage)
+        .await
+        .expect("a failed revocation is undone");
+    let listed = store.list(&subject).await.expect("lists");
+    assert_eq!(listed.len(), granted);
+    assert!(listed.iter().all(|(c, _)| c.id() != refused.id()));
+    assert!(listed.iter().all(|(_, s)| s.used_at.is_none()));
+
+    // On a line of its own: the harness has printed "test … " without a newline.
+    println!("\nCHILD full");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("stdin");
+    assert_eq!(line.trim(), "go");
+
+    // Space is back: the same store writes again.
+    assert!(
+        store
+            .check(single.id(), &usage)
+            .await
+            .expect("usable")
+            .consumed
+    );
+    let at = Timestamp::now();
+    assert_eq!(
+        store
+            .revoke(reusable.id(), &subject, at)
+            .await
+            .expect("revokes"),
+        Revocation::Revoked { at }
+    );
+    store.grant(&refused).await.expect("granted now");
+    store.close();
+    println!(
+        "\nCHILD done {} {} {} {}",
+        reusable.id(),
+        single.id(),
+        refused.id(),
+        granted + 1
+    );
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_changes_and_recovers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exe = std::env::current_exe().expect("test binary");
+    // `trap '' XFSZ` survives exec: writes past the limit fail with EFBIG instead of killing
+    // the child. Soft limit 20 kB, hard unlimited, so it can be raised from outside.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "trap '' XFSZ; exec prlimit --fsize=20000:unlimited -- \"$0\" --exact \
+             write_failure_child --ignored --nocapture --test-threads=1",
+        )
+        .arg(&exe)
+        .env("TONGDAO_CONSENT_FULL_DIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("child starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Never hang the suite: a child stuck for a minute is killed (and the test fails).
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(60));
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    });
+    let mut done = None;
+    for line in lines.by_ref() {
+        let line = line.expect("child output");
+        if line == "CHILD full" {
+            let raised = Command::new("prlimit")
+                .args([
+                    "--pid",
+                    &child.id().to_string(),
+                    "--fsize=unlimited:unlimited",
+                ])
+                .status()
+                .expect("prlimit runs");
+            assert!(raised.success());
+            writeln!(stdin, "go").expect("tell the child");
+        } else if let Some(rest) = line.strip_prefix("CHILD done ") {
+            done = Some(rest.to_owned());
+        }
+    }
+    let status = child.wait().expect("child ends");
+    assert!(status.success(), "the child's assertions failed: {status}");
+    let done = done.expect("the child reported its consents");
+    let parts: Vec<&str> = done.split(' ').collect();
+    let id = |n: usize| parts[n].parse::<ConsentId>().expect("id");
+    let count: usize = parts[3].parse().expect("count");
+
+    let store = open(dir.path());
+    let listed = store.list(&citizen()).await.expect("lists");
+    assert_eq!(
+        listed.len(),
+        count,
+        "every acknowledged grant, nothing else"
+    );
+    let state = |wanted: ConsentId| {
+        listed
+            .iter()
+            .find(|(c, _)| *c.id() == wanted)
+            .map(|(_, s)| *s)
+            .expect("listed")
+    };
+    assert!(state(id(0)).revoked_at.is_some());
+    assert!(state(id(1)).used_at.is_some());
+    state(id(2));
+}
