@@ -168,7 +168,15 @@ impl ReadyAdapter {
             adapter: self.server.name,
         };
         let server = self.server;
-        tongdao_tls::serve(listener, server.tls, server.options, |_| (), service, shutdown).await;
+        tongdao_tls::serve(
+            listener,
+            server.tls,
+            server.options,
+            |_| (),
+            service,
+            shutdown,
+        )
+        .await;
     }
 }
 

@@ -14,5 +14,5 @@ pub use population::{
     Address, Event, EventKind, Household, HouseholdType, Indigenous, IndigenousStatus,
     MilitaryService, Person, Population, Removal, Sex,
 };
-pub use roc::RocDate;
 pub use registers::Registers;
+pub use roc::RocDate;

@@ -8,6 +8,8 @@ use tongdao_config::Config;
 use crate::{ConfigArg, EXIT_CONFIG, load_config, shutdown_signal, telemetry};
 
 /// `tongdao adapter …`.
+// Parsed once per process: the size of the conformance kit's arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum AdapterCommand {
     /// The household registry (戶政) adapter over a fixed-width Big5 extract file.

@@ -299,7 +299,8 @@ fn other_agencies(subject: &str) -> Vec<Exchange> {
             .encode_to_vec()
             .into(),
             summarize: |body| {
-                let reply = land::v1::ListHoldingsResponse::decode(body).map_err(decode_error)?;
+                let reply =
+                    land::v1::ListHoldingsResponse::decode(body).map_err(|e| decode_error(&e))?;
                 let first = reply.holdings.first().map(|h| {
                     format!(
                         "; e.g. {}{}{} {} share {}/{}",
@@ -331,7 +332,8 @@ fn other_agencies(subject: &str) -> Vec<Exchange> {
             .encode_to_vec()
             .into(),
             summarize: |body| {
-                let reply = tax::v1::TaxPaymentCertificate::decode(body).map_err(decode_error)?;
+                let reply =
+                    tax::v1::TaxPaymentCertificate::decode(body).map_err(|e| decode_error(&e))?;
                 Ok(format!(
                     "certificate {}: {} bill(s), NT${} paid for {}",
                     reply.certificate_number,
@@ -362,7 +364,8 @@ fn other_agencies(subject: &str) -> Vec<Exchange> {
             .encode_to_vec()
             .into(),
             summarize: |body| {
-                let reply = health::v1::ListVisitsResponse::decode(body).map_err(decode_error)?;
+                let reply =
+                    health::v1::ListVisitsResponse::decode(body).map_err(|e| decode_error(&e))?;
                 let claims_masked = reply
                     .visits
                     .iter()
@@ -389,8 +392,8 @@ fn other_agencies(subject: &str) -> Vec<Exchange> {
             .encode_to_vec()
             .into(),
             summarize: |body| {
-                let reply =
-                    commerce::v1::ListDirectorshipsResponse::decode(body).map_err(decode_error)?;
+                let reply = commerce::v1::ListDirectorshipsResponse::decode(body)
+                    .map_err(|e| decode_error(&e))?;
                 let first = reply.directorships.first().map(|d| {
                     format!(
                         "; e.g. {} of {} ({})",
@@ -407,7 +410,7 @@ fn other_agencies(subject: &str) -> Vec<Exchange> {
     ]
 }
 
-fn decode_error(error: prost::DecodeError) -> String {
+fn decode_error(error: &prost::DecodeError) -> String {
     format!("reply: {error}")
 }
 

@@ -679,7 +679,7 @@ impl InProcessStack {
 
         // The GCIS stand-in first: the commerce adapter is its client.
         let dataset = tongdao_adapter_commerce::standin::Dataset::load(
-            &sandbox.source_path(layout::GCIS_DATASET),
+            sandbox.source_path(layout::GCIS_DATASET),
         )
         .map_err(|e| format!("GCIS dataset: {e}"))?;
         tasks.push(tokio::spawn(tongdao_adapter_commerce::standin::serve(

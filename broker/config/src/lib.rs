@@ -582,19 +582,29 @@ impl Config {
         }
         if let Some(health) = &self.adapters.health {
             check_adapter_server(&mut problems, "adapters.health", &health.server);
-            check_dir(&mut problems, "adapters.health.directory", &health.directory);
+            check_dir(
+                &mut problems,
+                "adapters.health.directory",
+                &health.directory,
+            );
             check_mapping(&mut problems, "adapters.health", health.mapping.as_deref());
         }
         if let Some(commerce) = &self.adapters.commerce {
             check_adapter_server(&mut problems, "adapters.commerce", &commerce.server);
-            if !commerce.gcis_url.starts_with("http://") && !commerce.gcis_url.starts_with("https://")
+            if !commerce.gcis_url.starts_with("http://")
+                && !commerce.gcis_url.starts_with("https://")
             {
-                problems.push("adapters.commerce.gcis_url: must be an http:// or https:// URL".into());
+                problems
+                    .push("adapters.commerce.gcis_url: must be an http:// or https:// URL".into());
             }
             if commerce.gcis_timeout_ms == 0 {
                 problems.push("adapters.commerce.gcis_timeout_ms: must be greater than 0".into());
             }
-            check_mapping(&mut problems, "adapters.commerce", commerce.mapping.as_deref());
+            check_mapping(
+                &mut problems,
+                "adapters.commerce",
+                commerce.mapping.as_deref(),
+            );
         }
         problems
     }
@@ -616,7 +626,10 @@ fn check_mapping(problems: &mut Vec<String>, section: &str, mapping: Option<&Pat
 
 fn check_dir(problems: &mut Vec<String>, key: &str, path: &Path) {
     if !path.is_dir() {
-        problems.push(format!("{key}: directory {} does not exist", path.display()));
+        problems.push(format!(
+            "{key}: directory {} does not exist",
+            path.display()
+        ));
     }
 }
 
