@@ -170,9 +170,10 @@ impl RedisStore {
     }
 
     async fn grant_inner(&self, consent: &Consent) -> Result<(), StoreError> {
-        let subject = self.key.pseudonym(consent.subject()).to_hex();
+        let pseudonym = self.key.pseudonym(consent.subject());
+        let subject = pseudonym.to_hex();
         let terms = consent.terms();
-        let stored = StoredConsent::of(consent, self.key.pseudonym(consent.subject()));
+        let stored = StoredConsent::of(consent, pseudonym);
         let not_after = terms.validity.not_after().unix_seconds();
         let expire_at_ms = not_after
             .saturating_mul(1000)
