@@ -8,6 +8,7 @@ mod call;
 mod check_config;
 pub mod client;
 mod demo;
+mod mydata_cmd;
 mod pki_cmd;
 mod policy_cmd;
 pub mod sandbox;
@@ -46,6 +47,9 @@ enum Command {
     Policy(policy_cmd::PolicyArgs),
     /// Security-team tools for the audit log: verify, search, proof, checkpoint, keygen.
     Audit(audit_cmd::AuditArgs),
+    /// A citizen's own data: who used it (with proofs), and more.
+    #[command(subcommand)]
+    MyData(mydata_cmd::MyDataCommand),
     /// Call a method through the broker (or any Tongdao server), like grpcurl.
     Call(call::CallArgs),
     /// A narrated demonstration on loopback with a throw-away PKI and data.
@@ -95,6 +99,7 @@ pub fn main() -> ExitCode {
             },
             Command::Policy(args) => policy_cmd::run(args),
             Command::Audit(args) => audit_cmd::run(args),
+            Command::MyData(command) => mydata_cmd::run(command).await,
             Command::Call(args) => call::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
