@@ -182,6 +182,11 @@ pub struct Permit {
     pub rule_id: String,
     /// Version of the policy set that decided.
     pub policy_version: String,
+    /// When the rule defers the subject's view of this access (`deferred_disclosure_days`),
+    /// the time from which the subject may see it. Added after version 1: omitted when
+    /// absent, so records written before it keep their one encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosed_from: Option<Timestamp>,
 }
 
 /// How an exchange ended, in gRPC terms.

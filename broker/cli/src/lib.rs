@@ -8,7 +8,7 @@ mod call;
 mod check_config;
 pub mod client;
 mod demo;
-mod mydata_cmd;
+pub mod mydata_cmd;
 mod pki_cmd;
 mod policy_cmd;
 pub mod sandbox;

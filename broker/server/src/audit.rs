@@ -157,6 +157,12 @@ impl Auditor {
             permit: Permit {
                 rule_id: allow.rule_id.to_string(),
                 policy_version: allow.policy_version.to_string(),
+                disclosed_from: allow.deferred_disclosure_days.map(|days| {
+                    let now = Timestamp::now().unix_micros();
+                    Timestamp::from_unix_micros(
+                        now.saturating_add(i64::from(days).saturating_mul(86_400_000_000)),
+                    )
+                }),
             },
             request_digest: Sha256Digest::of(&exchange.body),
         });
@@ -237,7 +243,9 @@ impl Auditor {
                 client: client(&incoming.caller),
                 service: incoming.path.clone(),
                 purpose: incoming.purpose.clone(),
-                subject: None,
+                // Read from the body so the subject sees refused attempts too.
+                subject: denied_subject(&incoming.path, &incoming.body)
+                    .map(|id| SubjectPseudonym::derive(&self.pseudonym_key, &id)),
                 consent_id: incoming.consent.clone(),
             },
             policy_version,
@@ -246,6 +254,23 @@ impl Auditor {
             request_digest: Some(Sha256Digest::of(&incoming.body)),
         });
         self.append(record).await.map(|_| ())
+    }
+}
+
+/// The subject a refused request names, when its body decodes as the method's input and the
+/// subject field holds text (a national ID or business number, as written). Only read for a
+/// denial, so allowed exchanges pay nothing for it.
+fn denied_subject(path: &str, body: &bytes::Bytes) -> Option<String> {
+    use prost_reflect::{DynamicMessage, Value};
+    let (service, method) = path.trim_start_matches('/').split_once('/')?;
+    let service = tongdao_schemas::descriptors::pool().get_service_by_name(service)?;
+    let method = service.methods().find(|m| m.name() == method)?;
+    let input = method.input();
+    let (field, _) = tongdao_schemas::descriptors::subject_field(&input)?;
+    let message = DynamicMessage::decode(input, body.clone()).ok()?;
+    match message.get_field(&field).as_ref() {
+        Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
+        _ => None,
     }
 }
 

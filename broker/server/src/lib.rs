@@ -14,6 +14,7 @@ mod forward;
 mod identify;
 mod ingress;
 mod layers;
+mod mydata_api;
 mod policy;
 mod replay;
 mod stack;
@@ -147,6 +148,12 @@ impl Broker {
         let api = ApiRoutes::new(DirectoryServer::new(directory))
             .add_service(tongdao_schemas::v1::audit_server::AuditServer::new(
                 audit_api,
+            ))
+            .add_service(tongdao_schemas::v1::my_data_server::MyDataServer::new(
+                mydata_api::MyDataApi {
+                    auditor: auditor.clone(),
+                    policy: policy.clone(),
+                },
             ))
             .add_service(health_service)
             .add_service(reflection_v1())

@@ -23,6 +23,7 @@ fn sample() -> AuditRecord {
         permit: Permit {
             rule_id: "land-reads-household".into(),
             policy_version: "2026-01-01.1".into(),
+            disclosed_from: None,
         },
         request_digest: Sha256Digest::of(b"request"),
     })

@@ -56,6 +56,7 @@ pub(crate) fn record(i: u64) -> AuditRecord {
             permit: Permit {
                 rule_id: "land-reads-household-transcript".into(),
                 policy_version: "2026-01-01.1".into(),
+                disclosed_from: None,
             },
             request_digest: Sha256Digest::of(&i.to_be_bytes()),
         })
