@@ -3,54 +3,18 @@
 //! with a development PKI: every check of the conformance kit passes, for both methods.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tongdao_adapter_commerce::standin::{self, Dataset};
-use tongdao_config::{AdapterServerConfig, CommerceAdapterConfig, TlsFiles};
-use tongdao_conformance::{Outcome, Target, run_checks};
+use tongdao_config::CommerceAdapterConfig;
+use tongdao_conformance::{Outcome, dev::TestPki, run_checks};
 use tongdao_core::ids::{BusinessNumber, NationalId};
-use tongdao_pki::{AgencyRequest, DevPki, LeafSpec, Oid, Profile, ServerRequest};
-
-const BROKER_NAME: &str = "broker.tongdao.test";
-const ADAPTER_NAME: &str = "commerce.adapter.tongdao.test";
-
-fn pki(dir: &std::path::Path) {
-    let oid = |text: &str| Oid::parse(text).expect("OID");
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    let mut pki = DevPki::new(Profile::embedded()).expect("dev PKI");
-    pki.issue_broker(
-        ServerRequest::new([BROKER_NAME])
-            .ip(loopback)
-            .government_oid(oid("2.16.886.101.20003.20069")),
-    )
-    .expect("broker certificate");
-    pki.issue(
-        "commerce",
-        LeafSpec::Server(
-            ServerRequest::new([ADAPTER_NAME])
-                .ip(loopback)
-                .government_oid(oid("2.16.886.101.20003.20001.20005")),
-        ),
-    )
-    .expect("adapter certificate");
-    pki.issue(
-        "taipei-tax",
-        LeafSpec::Agency(AgencyRequest::new(
-            "財政部臺北國稅局",
-            oid("2.16.886.101.20003.20004.20100"),
-        )),
-    )
-    .expect("agency certificate");
-    pki.write_to(dir).expect("write PKI");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_commerce_adapter_conforms() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    pki(dir.path());
-    let path = |p: &str| dir.path().join(p);
+    let pki = TestPki::create("commerce").expect("development PKI");
+    let path = |p: &str| pki.path(p);
 
     let population = tongdao_synth::Population::generate(20_261_128, 60);
     let register = tongdao_synth::Registers::generate(&population).commerce;
@@ -91,17 +55,7 @@ async fn the_commerce_adapter_conforms() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let config = CommerceAdapterConfig {
-        server: AdapterServerConfig {
-            listen_addr: addr,
-            tls: TlsFiles {
-                certificate: path("adapters/commerce.crt"),
-                private_key: path("adapters/commerce.key"),
-                trust_anchors: vec![path("grca.crt")],
-                crls: vec![path("gca.crl")],
-            },
-            broker_name: BROKER_NAME.to_owned(),
-            handshake_timeout_ms: 5_000,
-        },
+        server: pki.server_config(addr),
         gcis_url: format!("http://{gcis_addr}"),
         gcis_timeout_ms: 2_000,
         mapping: None,
@@ -114,14 +68,8 @@ async fn the_commerce_adapter_conforms() {
         let _ = stopped.await;
     }));
 
-    let target = Target::builder(addr.to_string(), "tongdao.commerce.v1.CompanyRegistry")
-        .server_name(ADAPTER_NAME)
-        .broker(path("broker.crt"), path("broker.key"))
-        .stranger(
-            path("agencies/taipei-tax.crt"),
-            path("agencies/taipei-tax.key"),
-        )
-        .ca(path("grca.crt"))
+    let target = pki
+        .target(addr, "tongdao.commerce.v1.CompanyRegistry")
         .subject(company.business_number.as_str())
         .subject(director.national_id.as_str())
         .absent_subject(absent_company.as_str())

@@ -20,6 +20,7 @@
 //! ```
 
 mod checks;
+pub mod dev;
 mod inspect;
 mod report;
 mod target;

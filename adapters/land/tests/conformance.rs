@@ -5,47 +5,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 
 use tokio::net::TcpListener;
 use tongdao_config::{AdapterServerConfig, LandAdapterConfig, TlsFiles};
-use tongdao_conformance::{Outcome, Target, run_checks};
+use tongdao_conformance::{Outcome, dev::TestPki, run_checks};
 use tongdao_core::ids::NationalId;
-use tongdao_pki::{AgencyRequest, DevPki, LeafSpec, Oid, Profile, ServerRequest};
 use tongdao_synth::registers::Owner;
-
-const BROKER_NAME: &str = "broker.tongdao.test";
-const ADAPTER_NAME: &str = "land.adapter.tongdao.test";
-
-fn pki(dir: &std::path::Path) {
-    let oid = |text: &str| Oid::parse(text).expect("OID");
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    let mut pki = DevPki::new(Profile::embedded()).expect("dev PKI");
-    pki.issue_broker(
-        ServerRequest::new([BROKER_NAME])
-            .ip(loopback)
-            .government_oid(oid("2.16.886.101.20003.20069")),
-    )
-    .expect("broker certificate");
-    pki.issue(
-        "land",
-        LeafSpec::Server(
-            ServerRequest::new([ADAPTER_NAME])
-                .ip(loopback)
-                .government_oid(oid("2.16.886.101.20003.20001.20002")),
-        ),
-    )
-    .expect("adapter certificate");
-    pki.issue(
-        "taipei-tax",
-        LeafSpec::Agency(AgencyRequest::new(
-            "財政部臺北國稅局",
-            oid("2.16.886.101.20003.20004.20100"),
-        )),
-    )
-    .expect("agency certificate");
-    pki.write_to(dir).expect("write PKI");
-}
 
 fn key_json(key: &tongdao_schemas::land::v1::ParcelKey) -> String {
     format!(
@@ -56,9 +21,8 @@ fn key_json(key: &tongdao_schemas::land::v1::ParcelKey) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_land_adapter_conforms() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    pki(dir.path());
-    let path = |p: &str| dir.path().join(p);
+    let pki = TestPki::create("land").expect("development PKI");
+    let path = |p: &str| pki.path(p);
 
     let (population, register) = common::generated(20_261_129, 60);
     let database = path("land.sqlite");
@@ -89,17 +53,7 @@ async fn the_land_adapter_conforms() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let config = LandAdapterConfig {
-        server: AdapterServerConfig {
-            listen_addr: addr,
-            tls: TlsFiles {
-                certificate: path("adapters/land.crt"),
-                private_key: path("adapters/land.key"),
-                trust_anchors: vec![path("grca.crt")],
-                crls: vec![path("gca.crl")],
-            },
-            broker_name: BROKER_NAME.to_owned(),
-            handshake_timeout_ms: 5_000,
-        },
+        server: pki.server_config(addr),
         database: format!("sqlite:{}", database.display()),
         pool_size: 2,
         mapping: None,
@@ -112,14 +66,8 @@ async fn the_land_adapter_conforms() {
         let _ = stopped.await;
     }));
 
-    let target = Target::builder(addr.to_string(), "tongdao.land.v1.LandRegistry")
-        .server_name(ADAPTER_NAME)
-        .broker(path("broker.crt"), path("broker.key"))
-        .stranger(
-            path("agencies/taipei-tax.crt"),
-            path("agencies/taipei-tax.key"),
-        )
-        .ca(path("grca.crt"))
+    let target = pki
+        .target(addr, "tongdao.land.v1.LandRegistry")
         .subject(&owner)
         .subject(key_json(&parcel))
         .absent_subject(&absent_person)
@@ -180,7 +128,7 @@ async fn a_bad_mapping_file_stops_the_adapter_with_its_line() {
                 trust_anchors: vec![],
                 crls: vec![],
             },
-            broker_name: BROKER_NAME.to_owned(),
+            broker_name: tongdao_conformance::dev::BROKER_NAME.to_owned(),
             handshake_timeout_ms: 5_000,
         },
         database: format!("sqlite:{}", database.display()),

@@ -3,72 +3,25 @@
 //! conformance kit passes for the three methods.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 
 use tokio::net::TcpListener;
-use tongdao_config::{AdapterServerConfig, TaxAdapterConfig, TlsFiles};
-use tongdao_conformance::{Outcome, Target, run_checks};
+use tongdao_config::TaxAdapterConfig;
+use tongdao_conformance::{Outcome, dev::TestPki, run_checks};
 use tongdao_core::ids::NationalId;
-use tongdao_pki::{AgencyRequest, DevPki, LeafSpec, Oid, Profile, ServerRequest};
 use tongdao_synth::registers::TaxKind;
 
-const BROKER_NAME: &str = "broker.tongdao.test";
-const ADAPTER_NAME: &str = "tax.adapter.tongdao.test";
-
-fn pki(dir: &std::path::Path) {
-    let oid = |text: &str| Oid::parse(text).expect("OID");
-    let loopback = IpAddr::from([127, 0, 0, 1]);
-    let mut pki = DevPki::new(Profile::embedded()).expect("dev PKI");
-    pki.issue_broker(
-        ServerRequest::new([BROKER_NAME])
-            .ip(loopback)
-            .government_oid(oid("2.16.886.101.20003.20069")),
-    )
-    .expect("broker certificate");
-    pki.issue(
-        "tax",
-        LeafSpec::Server(
-            ServerRequest::new([ADAPTER_NAME])
-                .ip(loopback)
-                .government_oid(oid("2.16.886.101.20003.20004")),
-        ),
-    )
-    .expect("adapter certificate");
-    pki.issue(
-        "taipei-tax",
-        LeafSpec::Agency(AgencyRequest::new(
-            "財政部臺北國稅局",
-            oid("2.16.886.101.20003.20004.20100"),
-        )),
-    )
-    .expect("agency certificate");
-    pki.write_to(dir).expect("write PKI");
-}
-
-fn config(dir: &std::path::Path, addr: std::net::SocketAddr) -> TaxAdapterConfig {
-    let path = |p: &str| dir.join(p);
+fn config(pki: &TestPki, addr: std::net::SocketAddr) -> TaxAdapterConfig {
     TaxAdapterConfig {
-        server: AdapterServerConfig {
-            listen_addr: addr,
-            tls: TlsFiles {
-                certificate: path("adapters/tax.crt"),
-                private_key: path("adapters/tax.key"),
-                trust_anchors: vec![path("grca.crt")],
-                crls: vec![path("gca.crl")],
-            },
-            broker_name: BROKER_NAME.to_owned(),
-            handshake_timeout_ms: 5_000,
-        },
-        directory: path("tax"),
+        server: pki.server_config(addr),
+        directory: pki.path("tax"),
         mapping: None,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tax_adapter_conforms() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    pki(dir.path());
-    let path = |p: &str| dir.path().join(p);
+    let pki = TestPki::create("tax").expect("development PKI");
+    let path = |p: &str| pki.path(p);
 
     let population = tongdao_synth::Population::generate(20_261_128, 80);
     let registers = tongdao_synth::Registers::generate(&population);
@@ -105,7 +58,7 @@ async fn the_tax_adapter_conforms() {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    let adapter = tongdao_adapter_tax::build(&config(dir.path(), addr))
+    let adapter = tongdao_adapter_tax::build(&config(&pki, addr))
         .await
         .expect("tax adapter");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -113,14 +66,8 @@ async fn the_tax_adapter_conforms() {
         let _ = stopped.await;
     }));
 
-    let target = Target::builder(addr.to_string(), "tongdao.tax.v1.TaxRegistry")
-        .server_name(ADAPTER_NAME)
-        .broker(path("broker.crt"), path("broker.key"))
-        .stranger(
-            path("agencies/taipei-tax.crt"),
-            path("agencies/taipei-tax.key"),
-        )
-        .ca(path("grca.crt"))
+    let target = pki
+        .target(addr, "tongdao.tax.v1.TaxRegistry")
         .subject(&subject)
         .absent_subject(&absent)
         .request("ListIncome", format!(r#"{{"incomeYearRoc":{year}}}"#))
@@ -153,11 +100,10 @@ async fn the_tax_adapter_conforms() {
 
 #[tokio::test]
 async fn build_fails_naming_the_missing_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    pki(dir.path());
-    std::fs::create_dir(dir.path().join("tax")).expect("tax dir");
+    let pki = TestPki::create("tax").expect("development PKI");
+    std::fs::create_dir(pki.path("tax")).expect("tax dir");
     let addr = "127.0.0.1:0".parse().expect("addr");
-    let error = tongdao_adapter_tax::build(&config(dir.path(), addr))
+    let error = tongdao_adapter_tax::build(&config(&pki, addr))
         .await
         .expect_err("no files");
     let text = error.to_string();
