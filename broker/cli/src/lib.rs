@@ -6,8 +6,10 @@ mod bench;
 mod broker_cmd;
 mod call;
 mod check_config;
+pub mod consent_cmd;
 pub mod client;
 mod demo;
+pub mod download;
 pub mod mydata_cmd;
 mod pki_cmd;
 mod policy_cmd;
@@ -50,6 +52,9 @@ enum Command {
     /// A citizen's own data: who used it (with proofs), and more.
     #[command(subcommand)]
     MyData(mydata_cmd::MyDataCommand),
+    /// A citizen's consents: grant, revoke, list (citizen certificate); verify offline.
+    #[command(subcommand)]
+    Consent(consent_cmd::ConsentCommand),
     /// Call a method through the broker (or any Tongdao server), like grpcurl.
     Call(call::CallArgs),
     /// A narrated demonstration on loopback with a throw-away PKI and data.
@@ -100,6 +105,7 @@ pub fn main() -> ExitCode {
             Command::Policy(args) => policy_cmd::run(args),
             Command::Audit(args) => audit_cmd::run(args),
             Command::MyData(command) => mydata_cmd::run(command).await,
+            Command::Consent(command) => consent_cmd::run(command).await,
             Command::Call(args) => call::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,

@@ -180,6 +180,7 @@ impl Sandbox {
 
         write_pki(&root.join("pki"), &citizen_id)?;
         write_audit_keys(&root.join("audit-keys"))?;
+        write_consent_keys(&root.join("consent-keys"))?;
         for (path, text) in SHIPPED_POLICY {
             write(&root.join("policies").join(path), text.as_bytes())?;
         }
@@ -227,6 +228,16 @@ impl Sandbox {
     /// The audit log's public key file.
     pub fn audit_public_key(&self) -> PathBuf {
         self.root().join("audit-keys/signing.pub")
+    }
+
+    /// The consent artefacts' public (verifier) key file, as the directory publishes it.
+    pub fn consent_public_key(&self) -> PathBuf {
+        self.root().join("consent-keys/signing.pub")
+    }
+
+    /// The embedded consent store's directory.
+    pub fn consent_dir(&self) -> PathBuf {
+        self.root().join("consent")
     }
 
     /// The PKI directory.
@@ -441,6 +452,18 @@ fn write_audit_keys(dir: &Path) -> Result<(), String> {
     write_key(&dir.join("pseudonym.key"), &pseudonym_key)
 }
 
+/// The broker's consent-signing key (same text format as the audit key, a separate key) and
+/// its public half, which the directory publishes for offline verification of artefacts.
+fn write_consent_keys(dir: &Path) -> Result<(), String> {
+    let pair =
+        tongdao_consent::ConsentSigner::generate(CONSENT_KEY_NAME).map_err(|e| e.to_string())?;
+    write_key(&dir.join("signing.key"), &pair.signing_key)?;
+    write(&dir.join("signing.pub"), pair.verifier_key.as_bytes())
+}
+
+/// Name of the sandbox's consent-signing key.
+const CONSENT_KEY_NAME: &str = "consent.sandbox.tongdao.example";
+
 fn write_key(path: &Path, pem: &str) -> Result<(), String> {
     use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
     if let Some(parent) = path.parent() {
@@ -473,6 +496,11 @@ dir = "audit"
 signing_key = "audit-keys/signing.key"
 pseudonym_key = "audit-keys/pseudonym.key"
 origin = "{AUDIT_ORIGIN}"
+
+[broker.consent]
+store = "file"
+dir = "consent"
+signing_key = "consent-keys/signing.key"
 
 [broker.authorities]
 GCA = ["pki/gca.crt"]

@@ -53,6 +53,10 @@ pub struct BrokerConfig {
     /// The audit log every exchange is recorded in before it reaches an adapter and before its
     /// answer reaches the caller.
     pub audit: AuditConfig,
+    /// `[broker.consent]`: MyData consent (grants, revocations, checks). Absent: the broker
+    /// serves no consent API and every rule needing consent answers `CONSENT_REQUIRED` /
+    /// `CONSENT_INVALID`.
+    pub consent: Option<ConsentConfig>,
     /// Issuing CA certificates per profile authority, e.g. `GCA = ["gca.crt"]`. Identities are
     /// read only from leaves these CAs issued, matched by key identifier.
     pub authorities: BTreeMap<String, Vec<PathBuf>>,
@@ -90,6 +94,43 @@ pub struct AuditConfig {
     pub pseudonym_key: PathBuf,
     /// The log's origin line in checkpoints, e.g. `tongdao.example/audit`.
     pub origin: String,
+}
+
+/// `[broker.consent]`: where consents live and the key that signs their artefacts. Subjects
+/// are filed under the audit log's pseudonym key (`broker.audit.pseudonym_key`), so consent
+/// and audit pseudonyms are the same.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentConfig {
+    /// `file` (embedded, one broker per directory; the default) or `redis` (shared by
+    /// replicas).
+    #[serde(default)]
+    pub store: ConsentStoreKind,
+    /// The embedded store's directory (`store = "file"`); created if absent.
+    pub dir: Option<PathBuf>,
+    /// Redis URL (`store = "redis"`), e.g. `redis://127.0.0.1:6379/`.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key; brokers sharing consents use the same one.
+    #[serde(default = "defaults::consent_key_prefix")]
+    pub key_prefix: String,
+    /// Longest wait for one Redis operation; past it the exchange fails closed
+    /// (`CONSENT_UNAVAILABLE`).
+    #[serde(default = "defaults::consent_redis_timeout_ms")]
+    pub redis_timeout_ms: u64,
+    /// The broker's Ed25519 consent-signing key, in the audit key's text format
+    /// (`PRIVATE+KEY+<name>+<id>+<base64>`); its public half is published in the directory.
+    pub signing_key: PathBuf,
+}
+
+/// Where consents are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentStoreKind {
+    /// An append-only log on local disk.
+    #[default]
+    File,
+    /// Redis, shared by every broker using the same prefix.
+    Redis,
 }
 
 /// `[[broker.routes]]`: the adapters serving one domain package.
@@ -290,6 +331,12 @@ mod defaults {
     pub(super) fn gcis_timeout_ms() -> u64 {
         5_000
     }
+    pub(super) fn consent_key_prefix() -> String {
+        "tongdao:consent:".into()
+    }
+    pub(super) fn consent_redis_timeout_ms() -> u64 {
+        1_000
+    }
     pub(super) fn log_filter() -> String {
         "info".into()
     }
@@ -303,6 +350,12 @@ impl BrokerConfig {
     /// See [`BrokerConfig::max_deadline_ms`].
     pub fn max_deadline(&self) -> Duration {
         Duration::from_millis(self.max_deadline_ms)
+    }
+    /// See [`ConsentConfig::redis_timeout_ms`]; `None` without a consent section.
+    pub fn consent_redis_timeout(&self) -> Option<Duration> {
+        self.consent
+            .as_ref()
+            .map(|c| Duration::from_millis(c.redis_timeout_ms))
     }
     /// See [`BrokerConfig::replay_window_s`].
     pub fn replay_window(&self) -> Duration {
@@ -432,6 +485,10 @@ impl Config {
             resolve(&mut broker.audit.dir);
             resolve(&mut broker.audit.signing_key);
             resolve(&mut broker.audit.pseudonym_key);
+            if let Some(consent) = &mut broker.consent {
+                consent.dir.iter_mut().for_each(resolve);
+                resolve(&mut consent.signing_key);
+            }
             broker.authorities.values_mut().flatten().for_each(resolve);
             if let Some(profile) = &mut broker.certificate_profile {
                 resolve(profile);
@@ -481,6 +538,9 @@ impl Config {
                 "broker.audit.pseudonym_key",
                 &broker.audit.pseudonym_key,
             );
+            if let Some(consent) = &broker.consent {
+                check_consent(&mut problems, consent);
+            }
             if broker.audit.origin.trim().is_empty() {
                 problems.push("broker.audit.origin: must not be empty".into());
             }
@@ -607,6 +667,38 @@ impl Config {
             );
         }
         problems
+    }
+}
+
+fn check_consent(problems: &mut Vec<String>, consent: &ConsentConfig) {
+    check_file(problems, "broker.consent.signing_key", &consent.signing_key);
+    match consent.store {
+        ConsentStoreKind::File => {
+            if consent.dir.is_none() {
+                problems.push("broker.consent.dir: required when store = \"file\"".into());
+            }
+        }
+        ConsentStoreKind::Redis => match consent.redis_url.as_deref() {
+            None => {
+                problems.push("broker.consent.redis_url: required when store = \"redis\"".into());
+            }
+            Some(url)
+                if !["redis://", "rediss://", "unix://", "redis+unix://"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme)) =>
+            {
+                problems.push(
+                    "broker.consent.redis_url: must be a redis://, rediss:// or unix:// URL".into(),
+                );
+            }
+            Some(_) => {}
+        },
+    }
+    if consent.key_prefix.is_empty() {
+        problems.push("broker.consent.key_prefix: must not be empty".into());
+    }
+    if consent.redis_timeout_ms == 0 {
+        problems.push("broker.consent.redis_timeout_ms: must be greater than 0".into());
     }
 }
 

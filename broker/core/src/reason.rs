@@ -35,7 +35,7 @@ pub fn code_for(reason: Reason) -> Code {
         ConsentRequired | ConsentInvalid | ConsentExpired | ConsentRevoked | ConsentUsed => {
             Code::FailedPrecondition
         }
-        AdapterUnavailable | AuditUnavailable => Code::Unavailable,
+        AdapterUnavailable | AuditUnavailable | ConsentUnavailable => Code::Unavailable,
         AdapterTimeout | DeadlineExceeded => Code::DeadlineExceeded,
         RecordNotFound => Code::NotFound,
         SourceRecordMalformed => Code::DataLoss,

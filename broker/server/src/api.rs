@@ -20,6 +20,8 @@ use crate::{catalogue::Catalogue, exchange::Caller, policy::PolicyHandle};
 pub(crate) struct DirectoryApi {
     pub(crate) catalogue: Arc<Catalogue>,
     pub(crate) policy: PolicyHandle,
+    /// The consent artefacts' verifier key (`<name>+<id>+<base64>`); empty without consent.
+    pub(crate) consent_verifier_key: String,
 }
 
 /// The caller of a request to the broker's own API (set once per connection by the acceptor).
@@ -100,6 +102,7 @@ impl Directory for DirectoryApi {
         Ok(Response::new(ListServicesResponse {
             services,
             policy_version: policy.version().to_owned(),
+            consent_verifier_key: self.consent_verifier_key.clone(),
         }))
     }
 

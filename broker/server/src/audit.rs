@@ -134,7 +134,10 @@ impl Auditor {
             service: exchange.method.path.clone(),
             purpose: exchange.header(PURPOSE_HEADER).map(str::to_owned),
             subject,
-            consent_id: exchange.header(CONSENT_HEADER).map(str::to_owned),
+            // The id only: an artefact holds the national ID in clear.
+            consent_id: exchange
+                .header(CONSENT_HEADER)
+                .and_then(crate::consent::audited_consent_id),
         }
     }
 
@@ -304,7 +307,9 @@ impl DenialFacts {
             caller: incoming.caller.clone(),
             path: incoming.path.clone(),
             purpose: header(PURPOSE_HEADER),
-            consent: header(CONSENT_HEADER),
+            consent: header(CONSENT_HEADER)
+                .as_deref()
+                .and_then(crate::consent::audited_consent_id),
             body: incoming.body.clone(),
             received: Instant::now(),
         }

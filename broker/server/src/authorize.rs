@@ -1,5 +1,10 @@
 //! Authorization as a type: only a [`Permitted`] exchange can be forwarded to an adapter, and
-//! only this module can make one — from a policy decision that allowed it.
+//! only this module can make one — from a policy decision that allowed it and, where the rule
+//! needs the data subject's consent, a consent the store confirmed (`consent.rs`).
+
+mod consent;
+
+pub(crate) use consent::ConsentLayer;
 
 use std::sync::Arc;
 
@@ -7,7 +12,7 @@ use tongdao_core::{Principal, Reason, Rejection};
 use tongdao_policy::{Allow, DecisionRequest, Quotas};
 
 use crate::{
-    exchange::{CONSENT_HEADER, Exchange, PURPOSE_HEADER},
+    exchange::{Exchange, PURPOSE_HEADER},
     layers::Step,
     policy::PolicyHandle,
 };
@@ -28,6 +33,16 @@ impl<T> Permitted<T> {
     }
 }
 
+/// An exchange the policy allowed whose consent, if its rule needs one, the consent step
+/// ([`ConsentLayer`]) still has to confirm before it becomes [`Permitted`].
+#[derive(Debug)]
+pub(crate) struct Authorized {
+    inner: Exchange,
+    allow: Allow,
+    /// The consent presented, when the rule needs one.
+    consent: Option<tongdao_consent::ConsentId>,
+}
+
 /// The authorization step: default deny, purpose-bound rules, quotas.
 #[derive(Debug, Clone)]
 pub(crate) struct Authorize {
@@ -36,9 +51,9 @@ pub(crate) struct Authorize {
 }
 
 impl Step<Exchange> for Authorize {
-    type Out = Permitted<Exchange>;
+    type Out = Authorized;
 
-    fn apply(&self, exchange: Exchange) -> Result<Permitted<Exchange>, Rejection> {
+    fn apply(&self, exchange: Exchange) -> Result<Authorized, Rejection> {
         let agency_code = match &exchange.principal {
             Principal::Agency(agency) => agency.code.as_str(),
             // Citizens get their own self-access rules with the consent issue; until then
@@ -62,30 +77,23 @@ impl Step<Exchange> for Authorize {
             .decide(&request)
             .into_result()
             .map_err(|denial| denial.into_rejection())?;
-        if allow.consent_required {
-            // Consents are issued and verified with the MyData issue; until then a rule that
-            // needs one cannot be satisfied, and says so.
-            return Err(match exchange.header(CONSENT_HEADER) {
-                None => Rejection::new(
-                    Reason::ConsentRequired,
-                    format!(
-                        "rule {} needs the data subject's consent: send tongdao-consent",
-                        allow.rule_id
-                    ),
-                ),
-                Some(_) => Rejection::new(
-                    Reason::ConsentInvalid,
-                    "this broker does not issue consents yet",
-                ),
-            });
-        }
-        // Last, so refused requests never use up the quota.
+        // A rule needing consent: the exchange must present one (checked against the store,
+        // and consumed if single use, by the consent step after the quota).
+        let consent = if allow.consent_required {
+            Some(consent::presented(&exchange, &allow)?)
+        } else {
+            None
+        };
+        // Last of the policy checks, so policy refusals never use up the quota; before the
+        // consent check, so a quota refusal never consumes a single-use consent (a consent
+        // refusal does count).
         self.quotas
             .try_acquire(&allow, agency_code, now_unix)
             .map_err(|denial| denial.into_rejection())?;
-        Ok(Permitted {
+        Ok(Authorized {
             inner: exchange,
             allow,
+            consent,
         })
     }
 }

@@ -9,12 +9,13 @@ mod audit;
 mod audit_api;
 mod authorize;
 mod catalogue;
+mod consent;
+mod consent_api;
 mod exchange;
 mod forward;
 mod identify;
 mod ingress;
 mod layers;
-mod mydata_api;
 mod policy;
 mod replay;
 mod stack;
@@ -96,8 +97,22 @@ impl Broker {
         let auditor = open_audit(&config.audit)
             .map_err(|problem| problems.push(format!("broker.audit: {problem}")))
             .ok();
-        let (Some(material), Some(policy), Some(profile), Some(auditor)) =
-            (material, policy, profile, auditor)
+        // `[broker.consent]` is optional: without it no consent API and no consent checks.
+        let consents = match &config.consent {
+            None => Some(None),
+            Some(consent) => consent::Consents::open(
+                consent,
+                &config.audit.pseudonym_key,
+                config.consent_redis_timeout().unwrap_or_default(),
+            )
+            .map_err(|found| {
+                problems.extend(found.into_iter().map(|p| format!("broker.consent: {p}")));
+            })
+            .ok()
+            .map(Some),
+        };
+        let (Some(material), Some(policy), Some(profile), Some(auditor), Some(consents)) =
+            (material, policy, profile, auditor, consents)
         else {
             return Err(problems);
         };
@@ -130,6 +145,7 @@ impl Broker {
                 replay.clone(),
                 policy.clone(),
                 auditor.clone(),
+                consents.as_ref().map(|c| c.store.clone()),
             ),
             replay,
             max_message_bytes: config.max_message_bytes,
@@ -138,6 +154,15 @@ impl Broker {
         let (health, health_service) = tonic_health::server::health_reporter();
         let directory = DirectoryApi {
             catalogue,
+            policy: policy.clone(),
+            consent_verifier_key: consents
+                .as_ref()
+                .map(|c| c.signer.verifier().as_text().to_owned())
+                .unwrap_or_default(),
+        };
+        let consent_api = consent_api::ConsentApi {
+            consents,
+            auditor: auditor.clone(),
             policy: policy.clone(),
         };
 
@@ -149,11 +174,8 @@ impl Broker {
             .add_service(tongdao_schemas::v1::audit_server::AuditServer::new(
                 audit_api,
             ))
-            .add_service(tongdao_schemas::v1::my_data_server::MyDataServer::new(
-                mydata_api::MyDataApi {
-                    auditor: auditor.clone(),
-                    policy: policy.clone(),
-                },
+            .add_service(tongdao_schemas::v1::consent_server::ConsentServer::new(
+                consent_api,
             ))
             .add_service(health_service)
             .add_service(reflection_v1())

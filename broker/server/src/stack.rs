@@ -8,7 +8,7 @@ use tower::{ServiceBuilder, service_fn, util::BoxCloneSyncService};
 use crate::{
     admit::Admit,
     audit::Auditor,
-    authorize::Authorize,
+    authorize::{Authorize, ConsentLayer},
     catalogue::Catalogue,
     exchange::{Incoming, Reply},
     forward::audited_forward,
@@ -30,6 +30,7 @@ pub(crate) fn exchange_stack(
     replay: ReplayGuard,
     policy: PolicyHandle,
     auditor: Auditor,
+    consents: Option<Arc<dyn tongdao_consent::ConsentStore>>,
 ) -> ExchangeService {
     let stack = ServiceBuilder::new()
         // Count, log and audit every outcome; refusals are recorded like successes.
@@ -49,6 +50,9 @@ pub(crate) fn exchange_stack(
             policy,
             quotas: Arc::default(),
         }))
+        // A rule needing consent: the presented consent must cover this agency, subject,
+        // method, purpose and fields, unexpired and unrevoked; single use is consumed here.
+        .layer(ConsentLayer { store: consents })
         // Intent record (durable) → relay to the adapter, check its answer, release only the
         // permitted fields → completion record (durable) with the receipt.
         .service(service_fn(move |permitted| {
