@@ -9,6 +9,7 @@ mod check_config;
 pub mod consent_cmd;
 pub mod client;
 mod demo;
+pub mod download;
 pub mod mydata_cmd;
 mod pki_cmd;
 mod policy_cmd;
