@@ -16,6 +16,7 @@ mod forward;
 mod identify;
 mod ingress;
 mod layers;
+mod mydata_api;
 mod policy;
 mod replay;
 mod stack;
@@ -173,6 +174,12 @@ impl Broker {
         let api = ApiRoutes::new(DirectoryServer::new(directory))
             .add_service(tongdao_schemas::v1::audit_server::AuditServer::new(
                 audit_api,
+            ))
+            .add_service(tongdao_schemas::v1::my_data_server::MyDataServer::new(
+                mydata_api::MyDataApi {
+                    auditor: auditor.clone(),
+                    policy: policy.clone(),
+                },
             ))
             .add_service(tongdao_schemas::v1::consent_server::ConsentServer::new(
                 consent_api,
