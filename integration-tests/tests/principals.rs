@@ -7,14 +7,23 @@ use tonic::Code;
 
 #[tokio::test]
 async fn citizen_certificate_cannot_call_agency_services() {
+    // Citizens may call only what self-access rules name (integration-tests/tests/self_access.rs);
+    // a parcel's register is for agencies.
     let system = System::start().await;
     let files = system.sandbox.identity("citizens/valid");
+    let request = tongdao_schemas::land::v1::GetParcelRequest {
+        key: Some(tongdao_schemas::land::v1::ParcelKey {
+            land_office_code: "AA".to_owned(),
+            section_code: "0001".to_owned(),
+            parcel_number: "0001-0000".to_owned(),
+        }),
+    };
     let outcome = system
         .call(
             &files,
-            GET_TRANSCRIPT,
-            transcript_request(&system.someone()),
-            &[("tongdao-purpose", "095")],
+            "tongdao.land.v1.LandRegistry/GetParcel",
+            bytes::Bytes::from(prost::Message::encode_to_vec(&request)),
+            &[("tongdao-purpose", "073")],
         )
         .await;
     assert_refused(outcome, Code::PermissionDenied, Reason::AgencyRequired);

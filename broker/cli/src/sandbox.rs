@@ -20,7 +20,7 @@ use tongdao_pki::{
 
 /// The policy shipped in `policies/` (registries and rules), built into the binary so the demo
 /// runs anywhere: (path relative to the policy directory, contents).
-pub const SHIPPED_POLICY: [(&str, &str); 9] = [
+pub const SHIPPED_POLICY: [(&str, &str); 10] = [
     (
         "agencies.toml",
         include_str!("../../../policies/agencies.toml"),
@@ -49,6 +49,10 @@ pub const SHIPPED_POLICY: [(&str, &str); 9] = [
     (
         "rules/land.toml",
         include_str!("../../../policies/rules/land.toml"),
+    ),
+    (
+        "rules/self_access.toml",
+        include_str!("../../../policies/rules/self_access.toml"),
     ),
     (
         "rules/tax.toml",

@@ -34,6 +34,15 @@ pub struct Citizen {
     pub national_id_last4: String,
 }
 
+impl Citizen {
+    /// Whether this citizen may act for the person `national_id` names: themselves only, which is
+    /// all a certificate holding the last 4 characters can show. The ID's checksum is the
+    /// caller's to check first (`NationalId` only holds valid ones).
+    pub fn is(&self, national_id: &crate::ids::NationalId) -> bool {
+        national_id.last4() == self.national_id_last4
+    }
+}
+
 /// Facts about the client certificate kept for logs and audit.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CertificateFacts {

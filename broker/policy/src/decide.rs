@@ -16,7 +16,7 @@ use crate::codes::Purpose;
 use crate::index::AgencyKey;
 use crate::mask::FieldMask;
 use crate::policy::{ClientRules, Entry, Policy};
-use crate::rules::{LegalBasis, Quota, SpecialBasis};
+use crate::rules::{CITIZEN_SELF, LegalBasis, Quota, SpecialBasis};
 use crate::toml_read::format_instant;
 
 /// One request to decide on.
@@ -159,12 +159,25 @@ impl Policy {
                 format!("{method} is not a registered service; no rule can allow it"),
             ));
         };
-        let Some(agency) = request.agency_code else {
-            return Lookup::Refused(Denial::new(
-                Reason::AgencyRequired,
-                "domain services are open to agency certificates; this caller is not an agency",
-            ));
+        // A caller that is not an agency is a citizen acting for themselves: only
+        // `citizen:self` rules apply (the broker checks that the subject is the caller).
+        let client_key = match request.agency_code {
+            Some(agency) if agency != CITIZEN_SELF => AgencyKey::new(agency),
+            Some(_) => None,
+            None => match AgencyKey::new(CITIZEN_SELF) {
+                Some(key) if slot.by_client.contains_key(&key) => Some(key),
+                _ => {
+                    return Lookup::Refused(Denial::new(
+                        Reason::AgencyRequired,
+                        format!(
+                            "{method} is open to agency certificates only; citizens may call \
+                             the services self-access rules name, for their own records"
+                        ),
+                    ));
+                }
+            },
         };
+        let agency = request.agency_code.unwrap_or(CITIZEN_SELF);
         let purpose = match request.purpose.map(str::trim).filter(|p| !p.is_empty()) {
             None if slot.personal => {
                 return Lookup::Refused(Denial::new(
@@ -188,7 +201,7 @@ impl Policy {
                 }
             },
         };
-        let Some(client) = AgencyKey::new(agency).and_then(|key| slot.by_client.get(&key)) else {
+        let Some(client) = client_key.and_then(|key| slot.by_client.get(&key)) else {
             return Lookup::Refused(Denial::new(
                 Reason::NoMatchingRule,
                 format!("no rule allows agency {agency} to call {method}"),
@@ -216,7 +229,10 @@ impl Policy {
         request: &DecisionRequest<'_>,
     ) -> Denial {
         let method = request.method;
-        let agency = request.agency_code.unwrap_or_default();
+        let who = match request.agency_code {
+            Some(agency) => Cow::Owned(format!("agency {agency}")),
+            None => Cow::Borrowed("a citizen (for their own records)"),
+        };
         if let Some(entry) = out_of_window {
             let rule = self.rule_at(entry.rule);
             let when = if entry.valid_from > request.now_unix {
@@ -227,7 +243,7 @@ impl Policy {
             return Denial::new(
                 Reason::NoMatchingRule,
                 format!(
-                    "rule {} allowing agency {agency} to call {method} is not in force now \
+                    "rule {} allowing {who} to call {method} is not in force now \
                      (it is valid {when})",
                     rule.id
                 ),
@@ -236,8 +252,7 @@ impl Policy {
         match purpose {
             Some(purpose) => {
                 let mut message = String::with_capacity(128 + method.len());
-                message.push_str("agency ");
-                message.push_str(agency);
+                message.push_str(&who);
                 message.push_str(" may call ");
                 message.push_str(method);
                 message.push_str(" only for purpose ");
@@ -256,7 +271,7 @@ impl Policy {
             }
             None => Denial::new(
                 Reason::NoMatchingRule,
-                format!("no rule allows agency {agency} to call {method} now"),
+                format!("no rule allows {who} to call {method} now"),
             ),
         }
     }

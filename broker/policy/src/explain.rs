@@ -60,7 +60,10 @@ impl Policy {
             }
             let mut mismatches = Vec::new();
             match request.agency_code {
-                None => mismatches.push("the caller is not an agency".to_owned()),
+                None if !rule.clients.contains(&crate::rules::Client::CitizenSelf) => {
+                    mismatches.push("the caller is not an agency".to_owned());
+                }
+                None => {}
                 Some(agency) if !self.rule_agencies_at(index).iter().any(|a| a == agency) => {
                     let clients: Vec<String> =
                         rule.clients.iter().map(ToString::to_string).collect();

@@ -367,7 +367,11 @@ fn check_across_rules(
     let mut reported: HashSet<(usize, usize)> = HashSet::new();
     for (index, checked) in rules.iter().enumerate() {
         let rule = &checked.rule;
-        for agency in &checked.agencies {
+        let citizens = rule
+            .clients
+            .contains(&crate::rules::Client::CitizenSelf)
+            .then_some(crate::rules::CITIZEN_SELF);
+        for agency in checked.agencies.iter().map(String::as_str).chain(citizens) {
             for (service, _) in &checked.services {
                 for &purpose in &rule.purposes {
                     let claimants = claims.entry((agency, *service, purpose)).or_default();
@@ -444,19 +448,20 @@ fn build_index(
                 quota: rule.quota,
                 deferred_disclosure_days: rule.deferred_disclosure_days,
             };
-            for agency in &checked.agencies {
-                by_service[*service]
-                    .entry(agency.as_str())
-                    .or_default()
-                    .push(Entry {
-                        rule: index,
-                        purpose_set,
-                        purposes: purpose_list.clone(),
-                        classes: ClassSet::from_classes(mask.released_classes()),
-                        valid_from,
-                        valid_until,
-                        allow: allow.clone(),
-                    });
+            let citizens = rule
+                .clients
+                .contains(&crate::rules::Client::CitizenSelf)
+                .then_some(crate::rules::CITIZEN_SELF);
+            for agency in checked.agencies.iter().map(String::as_str).chain(citizens) {
+                by_service[*service].entry(agency).or_default().push(Entry {
+                    rule: index,
+                    purpose_set,
+                    purposes: purpose_list.clone(),
+                    classes: ClassSet::from_classes(mask.released_classes()),
+                    valid_from,
+                    valid_until,
+                    allow: allow.clone(),
+                });
             }
         }
     }

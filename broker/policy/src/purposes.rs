@@ -19,6 +19,9 @@ pub struct PurposeEntry {
     pub name: String,
     /// Identifier for configuration and logs, e.g. `tax_administration`.
     pub id: String,
+    /// Whether a citizen may declare it to read their own records (`self_access = true`):
+    /// only such purposes may appear in `citizen:self` rules.
+    pub self_access: bool,
 }
 
 /// Registered purposes by code and by identifier.
@@ -48,7 +51,22 @@ impl PurposeRegistry {
             return registry;
         };
         let root = Table::root(cx, &root, "purposes.toml", &["purpose"]);
-        for table in root.tables(cx, "purpose", "purpose", &["code", "name", "id"]) {
+        for table in root.tables(
+            cx,
+            "purpose",
+            "purpose",
+            &["code", "name", "id", "self_access"],
+        ) {
+            let self_access = match table.get("self_access") {
+                None => false,
+                Some(value) => match value.get_ref() {
+                    toml::de::DeValue::Boolean(b) => *b,
+                    _ => {
+                        cx.error(&value.span(), "`self_access` must be true or false");
+                        false
+                    }
+                },
+            };
             let code = table.req_str(cx, "code");
             let name = table.req_str(cx, "name");
             let id = table.req_str(cx, "id");
@@ -109,6 +127,7 @@ impl PurposeRegistry {
                 code: purpose,
                 name: (*name.get_ref()).to_owned(),
                 id: (*id.get_ref()).to_owned(),
+                self_access,
             });
         }
         registry

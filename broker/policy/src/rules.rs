@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use tongdao_schemas::descriptors;
+use tongdao_schemas::v1::SubjectKind;
 
 use crate::codes::Purpose;
 use crate::mask::{FieldMask, redundant_paths};
@@ -25,13 +26,22 @@ pub enum Client {
     Agency(String),
     /// Every agency holding a role (`role:<name>` in a rule file).
     Role(String),
+    /// `citizen:self`: a citizen reading their own records with a citizen certificate. The
+    /// broker lets such a call through only when the request's subject is the caller's own
+    /// national ID (`IDENTITY_MISMATCH` otherwise); the rule may name only purposes marked
+    /// `self_access` in `purposes.toml` and services whose subject is a national ID.
+    CitizenSelf,
 }
+
+/// How `citizen:self` is written in rule files, and the key its rules have in the index.
+pub(crate) const CITIZEN_SELF: &str = "citizen:self";
 
 impl fmt::Display for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Agency(code) => f.write_str(code),
             Self::Role(name) => write!(f, "role:{name}"),
+            Self::CitizenSelf => f.write_str(CITIZEN_SELF),
         }
     }
 }
@@ -323,6 +333,24 @@ fn read_rule(
     let mut agencies: Vec<String> = Vec::new();
     for client in clients.iter().flatten() {
         let text = *client.get_ref();
+        if let Some(who) = text.strip_prefix("citizen:") {
+            if who != "self" {
+                cx.error(
+                    &client.span(),
+                    format!(
+                        "unknown citizen client {text:?}: citizens can only be granted access \
+                         to their own records, written citizen:self"
+                    ),
+                );
+                continue;
+            }
+            if parsed_clients.contains(&Client::CitizenSelf) {
+                cx.error(&client.span(), "client citizen:self is listed twice");
+            } else {
+                parsed_clients.push(Client::CitizenSelf);
+            }
+            continue;
+        }
         let parsed = match text.strip_prefix("role:") {
             Some(role) => {
                 if let Some(roles) = registries.roles {
@@ -372,6 +400,33 @@ fn read_rule(
         );
     }
 
+    // Self-access: citizens acting for themselves, nobody else in the same rule.
+    let self_access = parsed_clients.contains(&Client::CitizenSelf);
+    if self_access && parsed_clients.len() > 1 {
+        let span = table.get("clients").map_or(header.clone(), |v| v.span());
+        cx.error(
+            &span,
+            "citizen:self cannot share a rule with agencies or roles: a self-access rule \
+             grants citizens their own records only; write the agencies' rule separately",
+        );
+    }
+    if self_access && consent_required == Some(true) {
+        let span = table
+            .get("consent_required")
+            .map_or(header.clone(), |v| v.span());
+        cx.error(
+            &span,
+            "a citizen:self rule cannot require consent: the caller is the data subject",
+        );
+    }
+    if self_access && let Some(value) = table.get("quota") {
+        cx.error(
+            &value.span(),
+            "a citizen:self rule cannot have a quota: quotas count per client, and every \
+             citizen would share one",
+        );
+    }
+
     // Purposes.
     let mut parsed_purposes = Vec::new();
     for purpose in purposes.iter().flatten() {
@@ -383,7 +438,19 @@ fn read_rule(
                 &purpose.span(),
                 format!("purpose {} is listed twice", entry.code),
             ),
-            Some(entry) => parsed_purposes.push(entry.code),
+            Some(entry) => {
+                if self_access && !entry.self_access {
+                    cx.error(
+                        &purpose.span(),
+                        format!(
+                            "purpose {} is not a self-access purpose: a citizen:self rule may \
+                             name only purposes marked `self_access = true` in purposes.toml",
+                            entry.code
+                        ),
+                    );
+                }
+                parsed_purposes.push(entry.code);
+            }
             None => cx.error(
                 &purpose.span(),
                 format!(
@@ -497,6 +564,20 @@ fn read_rule(
             );
             continue;
         };
+        if self_access
+            && descriptors::subject_field(&registry.entries()[index].descriptor().input())
+                .is_none_or(|(_, kind)| kind != SubjectKind::NationalId)
+        {
+            cx.error(
+                &service.span(),
+                format!(
+                    "{} does not name a person by national ID, so a citizen:self rule cannot \
+                     allow it (the broker checks the subject against the citizen's certificate)",
+                    service.get_ref()
+                ),
+            );
+            continue;
+        }
         if checked_services.iter().any(|(i, _)| *i == index) {
             cx.error(
                 &service.span(),

@@ -8,7 +8,7 @@ pub(crate) use consent::ConsentLayer;
 
 use std::sync::Arc;
 
-use tongdao_core::{Principal, Reason, Rejection};
+use tongdao_core::{Principal, Rejection};
 use tongdao_policy::{Allow, DecisionRequest, Quotas};
 
 use crate::{
@@ -55,20 +55,15 @@ impl Step<Exchange> for Authorize {
 
     fn apply(&self, exchange: Exchange) -> Result<Authorized, Rejection> {
         let agency_code = match &exchange.principal {
-            Principal::Agency(agency) => agency.code.as_str(),
-            // Citizens get their own self-access rules with the consent issue; until then
-            // domain services are for agencies.
-            Principal::Citizen(_) => {
-                return Err(Rejection::new(
-                    Reason::AgencyRequired,
-                    "domain services are open to agency certificates; a citizen certificate cannot call them",
-                ));
-            }
+            Principal::Agency(agency) => Some(agency.code.as_str()),
+            // A citizen acts for themselves (Validate has checked that the subject is the
+            // certificate's holder); only `citizen:self` rules can allow them.
+            Principal::Citizen(_) => None,
         };
         let now_unix = unix_now();
         let policy = self.policy.load();
         let request = DecisionRequest {
-            agency_code: Some(agency_code),
+            agency_code,
             method: &exchange.method.path,
             purpose: exchange.header(PURPOSE_HEADER),
             now_unix,
@@ -88,7 +83,7 @@ impl Step<Exchange> for Authorize {
         // consent check, so a quota refusal never consumes a single-use consent (a consent
         // refusal does count).
         self.quotas
-            .try_acquire(&allow, agency_code, now_unix)
+            .try_acquire(&allow, agency_code.unwrap_or("citizen:self"), now_unix)
             .map_err(|denial| denial.into_rejection())?;
         Ok(Authorized {
             inner: exchange,

@@ -1,8 +1,9 @@
-//! Validation: the body is a message of the method's input type and names a valid data subject.
+//! Validation: the body is a message of the method's input type and names a valid data subject
+//! — for a citizen, themselves.
 
 use prost_reflect::{DynamicMessage, Value};
 use tongdao_core::{
-    Reason, Rejection,
+    Principal, Reason, Rejection,
     ids::{BusinessNumber, NationalId},
 };
 use tongdao_schemas::{descriptors, v1::SubjectKind};
@@ -51,7 +52,23 @@ impl Step<Exchange> for Validate {
                     })?,
                 _ => String::new(),
             };
-            exchange.subject = Some(subject(kind, &value, field.name())?);
+            let subject = subject(kind, &value, field.name())?;
+            // A citizen acts for themselves only: the certificate proves the last 4
+            // characters of their national ID, so the subject must end in them.
+            if let (Principal::Citizen(citizen), Subject::NationalId(id)) =
+                (&exchange.principal, &subject)
+                && !citizen.is(id)
+            {
+                return Err(Rejection::new(
+                    Reason::IdentityMismatch,
+                    format!(
+                        "a citizen certificate acts for its holder only: the national ID in \
+                         field {} does not end in the 4 characters the certificate carries",
+                        field.name()
+                    ),
+                ));
+            }
+            exchange.subject = Some(subject);
         }
         Ok(exchange)
     }
