@@ -8,12 +8,70 @@
 
 use std::{
     path::{Path, PathBuf},
+    process::ExitCode,
     time::Duration,
 };
 
 use tongdao_core::{Reason, Rejection, ids::NationalId};
 
-use crate::client::{self, ClientFiles};
+use crate::{
+    EXIT_CALL_FAILED, EXIT_CONFIG,
+    client::{self, ClientFiles},
+    mydata_cmd::CitizenConnection,
+};
+
+/// Arguments of `tongdao my-data download`.
+#[derive(Debug, clap::Args)]
+pub struct DownloadArgs {
+    #[command(flatten)]
+    pub connection: CitizenConnection,
+    /// Directory to write the records to (created if missing); existing files of the same
+    /// names are replaced.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// ROC year of income and property to download, repeatable (default: the two most recent
+    /// completed years).
+    #[arg(long = "year")]
+    pub years: Vec<u32>,
+}
+
+/// Runs `tongdao my-data download`: exit 0 when every kind downloaded (or none was held),
+/// 64 when nothing could be tried (bad ID, output directory, certificate files), and 1 when
+/// some kind failed (the others are still written).
+pub async fn run(args: DownloadArgs) -> ExitCode {
+    let connection = args.connection;
+    let request = DownloadRequest {
+        files: ClientFiles {
+            certificate: connection.cert,
+            private_key: connection.key,
+            trust_anchors: vec![connection.ca],
+        },
+        addr: connection.addr,
+        server_name: connection.server_name,
+        national_id: connection.national_id,
+        out: args.out,
+        years: if args.years.is_empty() {
+            default_years()
+        } else {
+            args.years
+        },
+    };
+    match download(&request).await {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("tongdao my-data download: some records could not be downloaded");
+                ExitCode::from(EXIT_CALL_FAILED)
+            }
+        }
+        Err(error) => {
+            eprintln!("tongdao my-data download: {error}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
 
 /// The purpose a citizen declares to read their own records (marked `self_access` in
 /// `policies/purposes.toml`).

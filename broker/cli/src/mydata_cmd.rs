@@ -20,6 +20,8 @@ pub const LIST_EXCHANGES: &str = "tongdao.v1.MyData/ListExchanges";
 pub enum MyDataCommand {
     /// List every exchange about you, verifying each entry's inclusion proof.
     Log(LogArgs),
+    /// Download your own records from the five agencies, one JSON file per kind of record.
+    Download(crate::download::DownloadArgs),
 }
 
 /// Connection flags shared by the `my-data` subcommands (as for `tongdao call`).
@@ -60,6 +62,7 @@ pub struct LogArgs {
 pub async fn run(command: MyDataCommand) -> ExitCode {
     match command {
         MyDataCommand::Log(args) => log(args).await,
+        MyDataCommand::Download(args) => crate::download::run(args).await,
     }
 }
 
