@@ -3,6 +3,13 @@
 //!
 //! A rule file holds `[[rule]]` tables. Each is read strictly (unknown keys are errors) and
 //! checked against the registries; every problem is reported with its line.
+//!
+//! `clients` names agency codes, roles (`role:<name>`) or `citizen:self`: citizens reading their
+//! own records with their citizen certificate (`rules/self_access.toml`). A `citizen:self` rule
+//! grants to nobody else, names only purposes marked `self_access` in `purposes.toml` and only
+//! services whose request names a person by national ID, and has neither consent (the caller is
+//! the subject) nor a quota (quotas count per client). The broker, not the policy, checks that
+//! the subject is the caller (`IDENTITY_MISMATCH`).
 
 use std::collections::HashMap;
 use std::fmt;
