@@ -35,7 +35,7 @@ enum PolicyCommand {
         /// Policy directory.
         #[arg(default_value = "policies")]
         dir: PathBuf,
-        /// Calling agency code (機關代碼); omit for a caller that is not an agency.
+        /// Calling agency code (機關代碼); omit for a citizen acting for themselves (citizen:self rules).
         #[arg(long)]
         agency: Option<String>,
         /// Full method path, e.g. /tongdao.land.v1.LandRegistry/GetParcel.

@@ -6,7 +6,7 @@
 //!
 //! [[case]]
 //! name = "tax office reads land ownership for tax administration"
-//! agency = "307010000D"                     # omit for a caller that is not an agency
+//! agency = "307010000D"                     # omit for a citizen acting for themselves
 //! method = "/tongdao.land.v1.LandRegistry/GetParcel"
 //! purpose = "095"                           # omit for no tongdao-purpose header
 //! expect = "allow"
@@ -45,7 +45,7 @@ pub struct Case {
     pub name: String,
     /// Line of the case's `[[case]]` header.
     pub line: u32,
-    /// Calling agency; `None` for a caller that is not an agency.
+    /// Calling agency; `None` for a citizen acting for themselves (`citizen:self` rules).
     pub agency: Option<String>,
     /// Full method path.
     pub method: String,

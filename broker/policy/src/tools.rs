@@ -111,7 +111,7 @@ pub fn explain(sources: &PolicySources, request: &DecisionRequest<'_>) -> Report
             Some(entry) => format!("{code} ({})", entry.name),
             None => format!("{code} (not registered)"),
         },
-        None => "(not an agency)".to_owned(),
+        None => "citizen:self (a citizen, for their own records)".to_owned(),
     };
     let purpose = match request.purpose {
         Some(raw) => match policy.purposes().resolve(raw) {
