@@ -120,3 +120,57 @@ fn domain_packages() {
     assert!(!is_domain_package("grpc.health.v1"));
     assert!(!is_domain_package("tongdao.Land.v1"));
 }
+
+#[test]
+fn consent_section_is_optional_and_checked() {
+    let config = Config::parse(GOOD, no_env()).expect("valid");
+    assert!(config.broker.expect("broker").consent.is_none());
+
+    let with_file =
+        format!("{GOOD}\n[broker.consent]\ndir = \"consent\"\nsigning_key = \"consent.key\"\n");
+    let broker = Config::parse(&with_file, no_env())
+        .expect("valid")
+        .broker
+        .expect("broker");
+    let consent = broker.consent.as_ref().expect("consent");
+    assert_eq!(consent.store, ConsentStoreKind::File);
+    assert_eq!(consent.key_prefix, "tongdao:consent:");
+    assert_eq!(broker.consent_redis_timeout(), Some(Duration::from_secs(1)));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tongdao.toml");
+    for (section, expected) in [
+        (
+            "store = \"redis\"\nsigning_key = \"consent.key\"",
+            "broker.consent.redis_url: required",
+        ),
+        (
+            "store = \"redis\"\nredis_url = \"http://x\"\nsigning_key = \"consent.key\"",
+            "broker.consent.redis_url: must be",
+        ),
+        (
+            "store = \"file\"\nsigning_key = \"consent.key\"",
+            "broker.consent.dir: required",
+        ),
+        (
+            "dir = \"c\"\nsigning_key = \"consent.key\"\nredis_timeout_ms = 0",
+            "broker.consent.redis_timeout_ms",
+        ),
+        (
+            "dir = \"c\"\nsigning_key = \"consent.key\"",
+            "broker.consent.signing_key: file",
+        ),
+    ] {
+        std::fs::write(&path, format!("{GOOD}\n[broker.consent]\n{section}\n")).expect("write");
+        let all = Config::load(&path, no_env())
+            .expect_err("problems")
+            .problems
+            .join("\n");
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+    let unknown = format!("{GOOD}\n[broker.consent]\nsigning_key = \"k\"\nstore = \"disk\"\n");
+    assert!(
+        Config::parse(&unknown, no_env()).is_err(),
+        "unknown store kind"
+    );
+}
