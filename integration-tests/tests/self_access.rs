@@ -505,3 +505,46 @@ async fn my_data_download_writes_one_file_per_kind() {
     assert!(report.succeeded(), "{}", report.summary());
     system.stack.stop().await;
 }
+
+#[tokio::test]
+async fn the_directory_shows_a_citizen_what_they_may_download() {
+    let system = System::start().await;
+    let files = system.sandbox.identity(CITIZEN);
+    let (body, _) = system
+        .call(
+            &files,
+            "tongdao.v1.Directory/ListServices",
+            bytes::Bytes::new(),
+            &[],
+        )
+        .await
+        .expect("answered");
+    let listing = <tongdao_schemas::v1::ListServicesResponse as prost::Message>::decode(body)
+        .expect("decodes");
+    let granted: BTreeSet<&str> = listing
+        .services
+        .iter()
+        .flat_map(|s| &s.methods)
+        .filter(|m| !m.grants.is_empty())
+        .map(|m| m.path.as_str())
+        .collect();
+    assert_eq!(
+        granted,
+        BTreeSet::from([
+            "/tongdao.commerce.v1.CompanyRegistry/ListDirectorships",
+            "/tongdao.health.v1.HealthInsurance/ListLabResults",
+            "/tongdao.health.v1.HealthInsurance/ListVisits",
+            "/tongdao.household.v1.HouseholdRegistry/GetTranscript",
+            "/tongdao.land.v1.LandRegistry/ListHoldings",
+            "/tongdao.tax.v1.TaxRegistry/ListIncome",
+            "/tongdao.tax.v1.TaxRegistry/ListProperty",
+        ])
+    );
+    for method in listing.services.iter().flat_map(|s| &s.methods) {
+        for grant in &method.grants {
+            assert_eq!(grant.purposes, vec![SELF.to_owned()], "{}", method.path);
+            assert!(!grant.consent_required);
+        }
+    }
+    system.stack.stop().await;
+}

@@ -288,6 +288,12 @@ impl Policy {
         grants
     }
 
+    /// What a citizen may call for their own records (`citizen:self` rules), as
+    /// [`Policy::grants_for`] lists an agency's.
+    pub fn self_access_grants(&self) -> Vec<Grant<'_>> {
+        self.grants_for(crate::rules::CITIZEN_SELF)
+    }
+
     pub(crate) fn rule_at(&self, index: usize) -> &Rule {
         &self.rules[index]
     }

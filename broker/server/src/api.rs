@@ -49,19 +49,22 @@ impl Directory for DirectoryApi {
         let policy = self.policy.load();
         // The caller's own permissions, by method path.
         let mut grants: BTreeMap<&str, Vec<AccessGrant>> = BTreeMap::new();
-        if let Principal::Agency(agency) = &principal {
-            for grant in policy.grants_for(&agency.code) {
-                grants
-                    .entry(grant.service.method.as_str())
-                    .or_default()
-                    .push(AccessGrant {
-                        rule_id: grant.rule.id.clone(),
-                        purposes: grant.purposes.iter().map(ToString::to_string).collect(),
-                        fields: grant.fields.paths().to_vec(),
-                        consent_required: grant.rule.consent_required,
-                        legal_basis: grant.rule.legal_basis.as_str().to_owned(),
-                    });
-            }
+        let own = match &principal {
+            Principal::Agency(agency) => policy.grants_for(&agency.code),
+            // A citizen sees what they may download of their own records.
+            Principal::Citizen(_) => policy.self_access_grants(),
+        };
+        for grant in own {
+            grants
+                .entry(grant.service.method.as_str())
+                .or_default()
+                .push(AccessGrant {
+                    rule_id: grant.rule.id.clone(),
+                    purposes: grant.purposes.iter().map(ToString::to_string).collect(),
+                    fields: grant.fields.paths().to_vec(),
+                    consent_required: grant.rule.consent_required,
+                    legal_basis: grant.rule.legal_basis.as_str().to_owned(),
+                });
         }
         let mut services: BTreeMap<String, ServiceEntry> = BTreeMap::new();
         for method in self.catalogue.methods() {
