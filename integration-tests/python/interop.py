@@ -76,9 +76,10 @@ def main() -> None:
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
                 reasons.append((info.domain, info.reason))
-        if ("tongdao", "AGENCY_REQUIRED") not in reasons:
-            sys.exit(f"expected ErrorInfo tongdao/AGENCY_REQUIRED, got {reasons}")
-        print("ok: citizen refused with PERMISSION_DENIED tongdao/AGENCY_REQUIRED")
+        # The citizen's own transcript is a self-access service, for purpose 073 only.
+        if ("tongdao", "PURPOSE_NOT_ALLOWED") not in reasons:
+            sys.exit(f"expected ErrorInfo tongdao/PURPOSE_NOT_ALLOWED, got {reasons}")
+        print("ok: citizen refused with PERMISSION_DENIED tongdao/PURPOSE_NOT_ALLOWED")
 
 
 if __name__ == "__main__":

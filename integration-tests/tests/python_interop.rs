@@ -48,6 +48,6 @@ async fn python_grpcio_client_talks_to_the_broker() {
         output.status.success(),
         "python client failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("AGENCY_REQUIRED"), "{stdout}");
+    assert!(stdout.contains("PURPOSE_NOT_ALLOWED"), "{stdout}");
     system.stack.stop().await;
 }

@@ -84,6 +84,13 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
         .first()
         .cloned()
         .ok_or("no subjects")?;
+    // The citizen certificate's holder is `subject`; this person is not.
+    let someone_else = sandbox
+        .subject_ids()
+        .iter()
+        .find(|id| id.get(6..) != subject.get(6..))
+        .cloned()
+        .unwrap_or_else(|| subject.clone());
     let request = |national_id: &str| {
         Bytes::from(
             GetTranscriptRequest {
@@ -187,11 +194,20 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
             Some("095"),
         ),
         (
-            "A valid citizen certificate calling an agency service",
+            "A citizen asks for someone else's transcript: the certificate's last 4 characters \
+             do not match",
             "citizens/valid",
             GET_TRANSCRIPT,
+            someone_else.as_str(),
+            Some("073"),
+        ),
+        (
+            "A valid citizen certificate calling an agency service (tax payment certificates \
+             are for land offices)",
+            "citizens/valid",
+            "tongdao.tax.v1.TaxRegistry/GetTaxPaymentCertificate",
             subject.as_str(),
-            Some("095"),
+            Some("073"),
         ),
         (
             "An agency whose government OID is not in the registry",

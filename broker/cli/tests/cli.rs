@@ -22,6 +22,7 @@ fn demo_runs_the_narrated_exchanges() {
         "OK  exchange",
         "refused in the TLS handshake",
         "AGENCY_REQUIRED",
+        "IDENTITY_MISMATCH",
         "PURPOSE_NOT_ALLOWED",
         "PURPOSE_REQUIRED",
         "NO_MATCHING_RULE",
@@ -156,8 +157,9 @@ async fn call_prints_json_or_the_reason() {
     );
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
+    // The citizen's own transcript is a self-access service, for purpose 073 only.
     assert!(
-        stderr.contains("PermissionDenied") && stderr.contains("AGENCY_REQUIRED"),
+        stderr.contains("PermissionDenied") && stderr.contains("PURPOSE_NOT_ALLOWED"),
         "{stderr}"
     );
 
