@@ -571,3 +571,46 @@ async fn two_brokers_sharing_redis_see_a_revocation_within_a_second() {
     let _ = second.await;
     system.stack.stop().await;
 }
+
+#[tokio::test]
+async fn an_unreachable_store_fails_closed() {
+    tongdao_tls::install_crypto_provider();
+    let mut sandbox = tongdao_cli::sandbox::Sandbox::create(20).expect("sandbox");
+    let config_path = sandbox.config_path();
+    let text = std::fs::read_to_string(&config_path).expect("config");
+    // Nothing listens on port 1: every consent operation fails, quickly.
+    let broken = text.replace(
+        "store = \"file\"\ndir = \"consent\"",
+        "store = \"redis\"\nredis_url = \"redis://127.0.0.1:1/\"\nredis_timeout_ms = 300",
+    );
+    std::fs::write(&config_path, broken).expect("config written");
+    let stack = InProcessStack::start(&mut sandbox)
+        .await
+        .expect("the broker starts without its store");
+    let system = System { sandbox, stack };
+    let started = Instant::now();
+    assert_refused(
+        consent_client(&system)
+            .grant(grant_request(&system, false, 3600))
+            .await,
+        Code::Unavailable,
+        Reason::ConsentUnavailable,
+    );
+    // A well-formed consent id cannot be checked: the exchange is refused, not waved through.
+    assert_refused(
+        income(&system, Some("01936b2e-8d4a-7c3f-9a1b-2c3d4e5f6a7b")).await,
+        Code::Unavailable,
+        Reason::ConsentUnavailable,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "failing closed took {:?}",
+        started.elapsed()
+    );
+    // Exchanges under rules without consent are unaffected.
+    system
+        .transcript_for("taipei-welfare", "057", &system.someone())
+        .await
+        .expect("no consent needed, no store asked");
+    system.stack.stop().await;
+}
