@@ -307,3 +307,103 @@ fn to_value(entry: &ConsentEntry) -> serde_json::Value {
 fn to_json(entry: &ConsentEntry) -> String {
     serde_json::to_string_pretty(&to_value(entry)).unwrap_or_default()
 }
+
+/// The demo's consent step: the welfare office reads the sandbox citizen's income only with
+/// their consent — refused without one, allowed once with a single-use consent the citizen
+/// grants with their certificate, refused when it is used up; the artefact verified offline.
+pub(crate) async fn demo(sandbox: &crate::sandbox::Sandbox) -> Result<(), String> {
+    use bytes::Bytes;
+    use prost::Message as _;
+    use tongdao_schemas::tax::v1::{ListIncomeRequest, ListIncomeResponse};
+
+    const LIST_INCOME: &str = "/tongdao.tax.v1.TaxRegistry/ListIncome";
+    let addr = sandbox.broker_addr().to_string();
+    let server_name = Some(sandbox.broker_server_name());
+    let subject = sandbox.citizen_id().to_owned();
+    let welfare = sandbox.identity("agencies/taipei-welfare");
+    let body = Bytes::from(
+        ListIncomeRequest {
+            national_id: subject.clone(),
+            income_year_roc: 113,
+        }
+        .encode_to_vec(),
+    );
+    let income = |consent: Option<String>| {
+        let mut metadata = vec![("tongdao-purpose".to_owned(), "057".to_owned())];
+        metadata.extend(consent.map(|c| ("tongdao-consent".to_owned(), c)));
+        let channel = client::channel(&welfare, &addr, server_name);
+        let body = body.clone();
+        async move {
+            let channel = channel.map_err(tonic::Status::internal)?;
+            client::unary(
+                channel,
+                LIST_INCOME,
+                body,
+                &metadata,
+                Some(std::time::Duration::from_secs(5)),
+            )
+            .await
+        }
+    };
+    let refusal =
+        |result: Result<(Bytes, tonic::metadata::MetadataMap), tonic::Status>| match result {
+            Ok(_) => "unexpectedly allowed".to_owned(),
+            Err(status) => format!("refused {}", client::describe_status(&status)),
+        };
+    println!("   without a consent: {}", refusal(income(None).await));
+
+    let channel = client::channel(&sandbox.identity("citizens/valid"), &addr, server_name)?;
+    let not_after = Timestamp::now()
+        .plus_seconds(3600)
+        .ok_or("clock out of range")?;
+    let granted = ConsentClient::new(channel)
+        .grant(GrantConsentRequest {
+            national_id: subject,
+            grantee: "379010000A".to_owned(),
+            services: vec![LIST_INCOME.to_owned()],
+            fields: vec![
+                "income_year_roc".to_owned(),
+                "earner_name".to_owned(),
+                "items".to_owned(),
+            ],
+            purpose: "057".to_owned(),
+            single_use: true,
+            not_after_unix: not_after.unix_seconds(),
+        })
+        .await
+        .map_err(|status| format!("grant: {}", client::describe_status(&status)))?
+        .into_inner()
+        .consent
+        .ok_or("grant: no consent returned")?;
+    println!(
+        "   the citizen grants a single-use consent with their MOICA certificate: consent {} (artefact {} bytes, signed by the broker)",
+        granted.consent_id,
+        granted.artefact.len()
+    );
+    match income(Some(granted.consent_id.clone())).await {
+        Ok((body, _)) => {
+            let reply = ListIncomeResponse::decode(body).map_err(|e| format!("reply: {e}"))?;
+            println!(
+                "   OK  with the consent: {} income item(s) for 113, payers masked by rule tax-income-welfare-consent",
+                reply.items.len()
+            );
+        }
+        Err(status) => println!(
+            "   FAILED with the consent: {}",
+            client::describe_status(&status)
+        ),
+    }
+    println!(
+        "   the same consent again: {}",
+        refusal(income(Some(granted.consent_id)).await)
+    );
+    let key = VerifierKey::from_file(&sandbox.consent_public_key()).map_err(|e| e.to_string())?;
+    match verify_offline(&granted.artefact, &key) {
+        Ok(_) => println!(
+            "   artefact verified offline with the broker's published consent key ({})",
+            key.key_name()
+        ),
+        Err(error) => println!("   artefact NOT VALID: {error}"),
+    }
+    Ok(())
+}

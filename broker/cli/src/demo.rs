@@ -253,6 +253,7 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
         }
     }
 
+    let consent_step = 3 + u32::try_from(scenarios.len()).unwrap_or(0);
     for (n, (title, identity, method, national_id, purpose)) in (3..).zip(scenarios) {
         step(n, title);
         let outcome = call(
@@ -265,6 +266,11 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
         .await;
         report(outcome, &stack);
     }
+    step(
+        consent_step,
+        "MyData: 臺北市政府社會局 (welfare office) reads the citizen's income (財稅, purpose 057) only with their consent",
+    );
+    crate::consent_cmd::demo(&sandbox).await?;
 
     println!();
     if args.keep_running {

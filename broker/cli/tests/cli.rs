@@ -31,6 +31,10 @@ fn demo_runs_the_narrated_exchanges() {
         "AGENCY_UNKNOWN",
         "METHOD_UNKNOWN",
         "SUBJECT_INVALID",
+        "CONSENT_REQUIRED",
+        "OK  with the consent",
+        "CONSENT_USED",
+        "artefact verified offline",
     ] {
         assert!(
             stdout.contains(expected),
