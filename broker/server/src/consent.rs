@@ -153,3 +153,50 @@ impl ConsentStore for SharedRedis {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tongdao_consent::{Grant, Limits, Validity};
+
+    use super::*;
+
+    #[test]
+    fn the_audit_log_gets_the_id_never_the_artefact() {
+        let pair = ConsentSigner::generate("consent.test").expect("key");
+        let signer = ConsentSigner::from_text(&pair.signing_key).expect("signer");
+        let now = Timestamp::now();
+        let consent = Consent::grant(
+            Grant {
+                subject: "A123456789".parse().expect("valid ID"),
+                grantee: "379010000A".into(),
+                services: vec!["/tongdao.tax.v1.TaxRegistry/ListIncome".into()],
+                fields: vec!["items".into()],
+                purpose: "057".into(),
+                validity: Validity::Until(now.plus_seconds(60).expect("in range")),
+            },
+            now,
+            &Limits::default(),
+        )
+        .expect("granted");
+        let artefact = signer.sign(&consent);
+        assert!(artefact.contains('.'));
+        let id = consent.id().to_string();
+        assert_eq!(audited_consent_id(&artefact).as_deref(), Some(id.as_str()));
+        assert_eq!(audited_consent_id(&id).as_deref(), Some(id.as_str()));
+        for bad in [
+            "",
+            "A123456789",
+            "tdc1.garbage.x",
+            "01936B2E-8D4A-7C3F-9A1B-2C3D4E5F6A7B",
+        ] {
+            assert_eq!(audited_consent_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_store_failure_is_consent_unavailable() {
+        let rejection = store_unavailable(&StoreError::Closed);
+        assert_eq!(rejection.reason(), Reason::ConsentUnavailable);
+        assert_eq!(rejection.code(), tonic::Code::Unavailable);
+    }
+}
