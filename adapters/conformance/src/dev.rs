@@ -106,3 +106,13 @@ impl TestPki {
             .ca(self.path("grca.crt"))
     }
 }
+
+/// A national ID valid by checksum that is not in `known`: the kit's `--absent-subject` for an
+/// adapter serving a synthetic population. IDs are taken from a letter and serial range the
+/// synthetic generator leaves alone, so the search ends at once in practice.
+pub fn absent_national_id(known: &std::collections::HashSet<String>) -> Option<String> {
+    (0..10_000u32)
+        .filter_map(|n| tongdao_core::ids::NationalId::with_checksum('Z', 1, 9_000_000 + n).ok())
+        .map(|id| id.to_string())
+        .find(|id| !known.contains(id))
+}

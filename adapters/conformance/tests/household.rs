@@ -11,7 +11,6 @@ use common::{BROKER_NAME, Pki, show};
 use tokio::net::TcpListener;
 use tongdao_config::{AdapterServerConfig, HouseholdAdapterConfig, TlsFiles};
 use tongdao_conformance::{Outcome, run_checks};
-use tongdao_core::ids::NationalId;
 use tongdao_synth::{Population, write_household_extract};
 
 /// The subcommand's arguments as the CLI parses them.
@@ -39,10 +38,7 @@ async fn the_household_adapter_conforms() {
         .find(|(_, person)| person.removed.is_none())
         .map(|(_, person)| person.national_id.to_string())
         .expect("a current member");
-    let absent = (0..10_000u32)
-        .filter_map(|n| NationalId::with_checksum('Z', 1, 9_000_000 + n).ok())
-        .map(|id| id.to_string())
-        .find(|id| !known.contains(id))
+    let absent = tongdao_conformance::dev::absent_national_id(&known)
         .expect("an ID nobody in the population has");
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use tokio::net::TcpListener;
 use tongdao_config::TaxAdapterConfig;
 use tongdao_conformance::{Outcome, dev::TestPki, run_checks};
-use tongdao_core::ids::NationalId;
 use tongdao_synth::registers::TaxKind;
 
 fn config(pki: &TestPki, addr: std::net::SocketAddr) -> TaxAdapterConfig {
@@ -50,11 +49,7 @@ async fn the_tax_adapter_conforms() {
         .people()
         .map(|(_, p)| p.national_id.to_string())
         .collect();
-    let absent = (0..10_000u32)
-        .filter_map(|n| NationalId::with_checksum('Z', 1, 9_000_000 + n).ok())
-        .map(|id| id.to_string())
-        .find(|id| !known.contains(id))
-        .expect("an ID nobody has");
+    let absent = tongdao_conformance::dev::absent_national_id(&known).expect("an ID nobody has");
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
