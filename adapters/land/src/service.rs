@@ -105,26 +105,17 @@ fn unavailable(error: StoreError) -> LookupError {
 /// number `NNNN-NNNN`.
 pub fn validate_key(key: Option<&ParcelKey>) -> Result<StoredKey, LookupError> {
     let key = key.ok_or_else(|| LookupError::SubjectInvalid("key is required".into()))?;
-    if !records::is_land_office(&key.land_office_code) {
-        return Err(LookupError::SubjectInvalid(
-            "key.land_office_code must be 2 uppercase letters".into(),
-        ));
-    }
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(&key.section_code, 4) {
-        return Err(LookupError::SubjectInvalid(
-            "key.section_code must be 4 digits".into(),
-        ));
-    }
-    let number = key
-        .parcel_number
-        .split_once('-')
-        .filter(|(parent, child)| digits(parent, 4) && digits(child, 4))
-        .ok_or_else(|| LookupError::SubjectInvalid("key.parcel_number must be NNNN-NNNN".into()))?;
+    let key = tongdao_core::ids::ParcelKey::new(
+        &key.land_office_code,
+        &key.section_code,
+        &key.parcel_number,
+    )
+    .map_err(|error| LookupError::SubjectInvalid(format!("key.{error}")))?;
+    let (parent, child) = key.number();
     Ok(StoredKey {
-        unit: key.land_office_code.clone(),
-        section: key.section_code.clone(),
-        parcel_no: format!("{}{}", number.0, number.1),
+        unit: key.office().to_owned(),
+        section: key.section().to_owned(),
+        parcel_no: format!("{parent}{child}"),
     })
 }
 

@@ -383,3 +383,77 @@ macro_rules! string_serde {
 string_serde!(NationalId);
 string_serde!(BusinessNumber);
 string_serde!(AgencyCode);
+
+/// The key of a land parcel (地號) in the register: land office code (2 uppercase letters),
+/// section code (4 digits) and parcel number (`NNNN-NNNN`, parent and child number). The land
+/// register has no check digit, so only the shape is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ParcelKey {
+    office: String,
+    section: String,
+    parent: String,
+    child: String,
+}
+
+/// Which part of a parcel key has the wrong shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParcelKeyError {
+    /// The land office code is not 2 uppercase letters.
+    #[error("land_office_code must be 2 uppercase letters")]
+    Office,
+    /// The section code is not 4 digits.
+    #[error("section_code must be 4 digits")]
+    Section,
+    /// The parcel number is not `NNNN-NNNN`.
+    #[error("parcel_number must be NNNN-NNNN")]
+    Number,
+}
+
+impl ParcelKey {
+    /// The key, if each part has the register's shape.
+    pub fn new(office: &str, section: &str, number: &str) -> Result<ParcelKey, ParcelKeyError> {
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if !(office.len() == 2 && office.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(ParcelKeyError::Office);
+        }
+        if !digits(section, 4) {
+            return Err(ParcelKeyError::Section);
+        }
+        let (parent, child) = number
+            .split_once('-')
+            .filter(|(parent, child)| digits(parent, 4) && digits(child, 4))
+            .ok_or(ParcelKeyError::Number)?;
+        Ok(ParcelKey {
+            office: office.to_owned(),
+            section: section.to_owned(),
+            parent: parent.to_owned(),
+            child: child.to_owned(),
+        })
+    }
+
+    /// Land office code, e.g. `AA`.
+    pub fn office(&self) -> &str {
+        &self.office
+    }
+
+    /// Section code, e.g. `0200`.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// The parcel number's parent and child numbers, e.g. (`0001`, `0000`).
+    pub fn number(&self) -> (&str, &str) {
+        (&self.parent, &self.child)
+    }
+}
+
+impl fmt::Display for ParcelKey {
+    /// `OFFICE/SECTION/PARENT-CHILD`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}-{}",
+            self.office, self.section, self.parent, self.child
+        )
+    }
+}

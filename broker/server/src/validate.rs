@@ -4,7 +4,7 @@
 use prost_reflect::{DynamicMessage, Value};
 use tongdao_core::{
     Principal, Reason, Rejection,
-    ids::{BusinessNumber, NationalId},
+    ids::{BusinessNumber, NationalId, ParcelKey},
 };
 use tongdao_schemas::{descriptors, v1::SubjectKind};
 
@@ -105,17 +105,11 @@ fn parcel_key(key: &DynamicMessage) -> Option<String> {
         Value::String(text) => Some(text.clone()),
         _ => None,
     };
-    let office = part("land_office_code")?;
-    let section = part("section_code")?;
-    let number = part("parcel_number")?;
-    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-    let shaped = office.len() == 2
-        && office.bytes().all(|b| b.is_ascii_uppercase())
-        && section.len() == 4
-        && digits(&section)
-        && number.len() == 9
-        && number
-            .split_once('-')
-            .is_some_and(|(parent, child)| parent.len() == 4 && digits(parent) && digits(child));
-    shaped.then(|| format!("{office}/{section}/{number}"))
+    ParcelKey::new(
+        &part("land_office_code")?,
+        &part("section_code")?,
+        &part("parcel_number")?,
+    )
+    .ok()
+    .map(|key| key.to_string())
 }
