@@ -40,6 +40,8 @@ pub struct Policy {
     rules: Vec<Rule>,
     /// Agencies each rule grants to, roles expanded (same order as `rules`).
     rule_agencies: Vec<Vec<String>>,
+    /// One-stop recipes (`recipes/*.toml`), in file order.
+    recipes: Vec<crate::recipes::Recipe>,
     pub(crate) index: FastMap<Box<str>, Slot>,
 }
 
@@ -211,6 +213,7 @@ impl Policy {
             roles: roles.registry,
             rules,
             rule_agencies,
+            recipes: Vec::new(),
             index,
         })
     }
@@ -292,6 +295,24 @@ impl Policy {
     /// [`Policy::grants_for`] lists an agency's.
     pub fn self_access_grants(&self) -> Vec<Grant<'_>> {
         self.grants_for(crate::rules::CITIZEN_SELF)
+    }
+
+    /// Every recipe, ordered by file name.
+    pub fn recipes(&self) -> &[crate::recipes::Recipe] {
+        &self.recipes
+    }
+
+    /// The recipe with this name.
+    pub fn recipe(&self, name: &str) -> Option<&crate::recipes::Recipe> {
+        self.recipes.iter().find(|recipe| recipe.name == name)
+    }
+
+    /// The recipes `agency_code` may run.
+    pub fn recipes_for(&self, agency_code: &str) -> Vec<&crate::recipes::Recipe> {
+        self.recipes
+            .iter()
+            .filter(|recipe| recipe.agencies.iter().any(|a| a == agency_code))
+            .collect()
     }
 
     pub(crate) fn rule_at(&self, index: usize) -> &Rule {
