@@ -37,6 +37,9 @@ pub enum AuditRecord {
     ConsentChange(ConsentChange),
     /// A policy version was rolled out (placeholder until policy roll-out lands).
     PolicyChange(PolicyChange),
+    /// A one-stop recipe ran: the parent of its legs' exchanges, written once every leg has
+    /// answered (each leg has its own records, naming this one's exchange id as parent).
+    RecipeRun(RecipeRun),
 }
 
 impl AuditRecord {
@@ -67,6 +70,7 @@ impl AuditRecord {
             AuditRecord::Denial(r) => r.at,
             AuditRecord::ConsentChange(r) => r.at,
             AuditRecord::PolicyChange(r) => r.at,
+            AuditRecord::RecipeRun(r) => r.at,
         }
     }
 
@@ -76,6 +80,7 @@ impl AuditRecord {
             AuditRecord::ExchangeIntent(r) => Some(&r.exchange),
             AuditRecord::ExchangeCompletion(r) => Some(&r.exchange),
             AuditRecord::Denial(r) => Some(&r.exchange),
+            AuditRecord::RecipeRun(r) => Some(&r.exchange),
             AuditRecord::ConsentChange(_) | AuditRecord::PolicyChange(_) => None,
         }
     }
@@ -85,6 +90,7 @@ impl AuditRecord {
         match self {
             AuditRecord::ExchangeCompletion(r) => Some(&r.outcome),
             AuditRecord::Denial(r) => Some(&r.outcome),
+            AuditRecord::RecipeRun(r) => Some(&r.outcome),
             _ => None,
         }
     }
@@ -97,6 +103,7 @@ impl AuditRecord {
             AuditRecord::Denial(_) => "denial",
             AuditRecord::ConsentChange(_) => "consent_change",
             AuditRecord::PolicyChange(_) => "policy_change",
+            AuditRecord::RecipeRun(_) => "recipe_run",
         }
     }
 }
@@ -119,6 +126,11 @@ pub struct ExchangeContext {
     pub subject: Option<SubjectPseudonym>,
     /// Consent id presented, when any.
     pub consent_id: Option<String>,
+    /// For a leg of a one-stop recipe, the exchange id of the recipe run it belongs to (its
+    /// `recipe_run` record). Added after version 1: omitted when absent, so records written
+    /// before it keep their one encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_exchange_id: Option<String>,
 }
 
 /// The calling principal as read from its verified client certificate.
@@ -310,6 +322,39 @@ pub struct PolicyChange {
     pub previous_version: Option<String>,
     /// SHA-256 of the compiled policy set.
     pub policy_digest: Sha256Digest,
+}
+
+/// A one-stop recipe run: who ran which recipe for whom, and how each leg's calls ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipeRun {
+    /// When the last leg answered.
+    pub at: Timestamp,
+    /// The parent exchange: its id is every leg's `parent_exchange_id`; `service` is
+    /// `/tongdao.v1.OneStop/RunRecipe`; `subject` is the recipe's consent subject (or its
+    /// first person input).
+    pub exchange: ExchangeContext,
+    /// The recipe's name.
+    pub recipe: String,
+    /// Version of the policy the recipe was taken from.
+    pub policy_version: String,
+    /// Every call of every leg, in the recipe's order.
+    pub legs: Vec<LegCallOutcome>,
+    /// OK: the caller received the legs' results (each leg's own outcome is in `legs`).
+    pub outcome: Outcome,
+    /// Time from arrival to answer, in microseconds.
+    pub latency_us: u64,
+}
+
+/// How one call of a recipe leg ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegCallOutcome {
+    /// The leg's name in the recipe.
+    pub leg: String,
+    /// The call's child exchange id; absent when the call was never made (what it reads was
+    /// missing).
+    pub exchange_id: Option<String>,
+    /// Its outcome.
+    pub outcome: Outcome,
 }
 
 /// A data subject's national ID after keyed hashing: `HMAC-SHA256(key, ID)`.

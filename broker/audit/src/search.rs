@@ -13,7 +13,7 @@ use crate::{
 /// What to look for; every field set must match (an empty query matches everything).
 #[derive(Debug, Clone, Default)]
 pub struct Query {
-    /// Exchange id (compared case-insensitively).
+    /// Exchange id (compared case-insensitively); a recipe run's id also matches its legs' records.
     pub exchange_id: Option<String>,
     /// W3C trace id (compared case-insensitively).
     pub trace_id: Option<String>,
@@ -58,7 +58,10 @@ impl Query {
                 want.as_ref()
                     .is_none_or(|want| have.is_some_and(|have| have.eq_ignore_ascii_case(want)))
             };
-            if !same(&self.exchange_id, Some(&exchange.exchange_id))
+            // A recipe run's id also finds its legs' records.
+            let exchange_matches = same(&self.exchange_id, Some(&exchange.exchange_id))
+                || same(&self.exchange_id, exchange.parent_exchange_id.as_deref());
+            if !exchange_matches
                 || !same(&self.trace_id, exchange.trace_id.as_deref())
                 || !same(&self.agency, exchange.client.agency())
                 || !same(&self.purpose, exchange.purpose.as_deref())

@@ -342,6 +342,7 @@ fn table_row(index: u64, record: &AuditRecord) -> String {
         AuditRecord::Denial(_) => "denial",
         AuditRecord::ConsentChange(_) => "consent",
         AuditRecord::PolicyChange(_) => "policy",
+        AuditRecord::RecipeRun(_) => "recipe",
     };
     let (exchange, client, service, purpose) = match record.exchange() {
         Some(exchange) => (

@@ -26,18 +26,19 @@ pub fn code_for(reason: Reason) -> Code {
     match reason {
         PrincipalUnrecognised | CertRevoked | CertSuspended => Code::Unauthenticated,
         AgencyUnknown | AgencyRequired | CitizenRequired | IdentityMismatch | RoleRequired
-        | PurposeNotAllowed | NoMatchingRule | ConsentScope => Code::PermissionDenied,
+        | PurposeNotAllowed | NoMatchingRule | ConsentScope | RecipeNotAllowed => {
+            Code::PermissionDenied
+        }
         ServiceUnknown | MethodUnknown => Code::Unimplemented,
         MalformedRequest | SubjectInvalid | ExchangeIdInvalid | MetadataInvalid
-        | PurposeRequired | PurposeUnknown => Code::InvalidArgument,
+        | PurposeRequired | PurposeUnknown | RecipeInputInvalid => Code::InvalidArgument,
         ReplayedExchange => Code::AlreadyExists,
         QuotaExceeded | Overloaded => Code::ResourceExhausted,
-        ConsentRequired | ConsentInvalid | ConsentExpired | ConsentRevoked | ConsentUsed => {
-            Code::FailedPrecondition
-        }
+        ConsentRequired | ConsentInvalid | ConsentExpired | ConsentRevoked | ConsentUsed
+        | LegNotRun => Code::FailedPrecondition,
         AdapterUnavailable | AuditUnavailable | ConsentUnavailable => Code::Unavailable,
         AdapterTimeout | DeadlineExceeded => Code::DeadlineExceeded,
-        RecordNotFound => Code::NotFound,
+        RecordNotFound | RecipeUnknown => Code::NotFound,
         SourceRecordMalformed => Code::DataLoss,
         AdapterFailed | InternalError | Unspecified => Code::Internal,
     }

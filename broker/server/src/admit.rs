@@ -46,6 +46,7 @@ impl Step<Incoming> for Admit {
             admitted: std::time::Instant::now(),
             recorded: incoming.recorded,
             subject: None,
+            leg: incoming.leg,
         })
     }
 }

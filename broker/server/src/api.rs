@@ -6,8 +6,9 @@ use tongdao_core::{Principal, Reason, Rejection};
 use tongdao_schemas::{
     descriptors,
     v1::{
-        AccessGrant, AgencyPrincipal, CitizenPrincipal, ListServicesRequest, ListServicesResponse,
-        MethodEntry, ServiceEntry, WhoAmIRequest, WhoAmIResponse, directory_server::Directory,
+        AccessGrant, AgencyPrincipal, CitizenPrincipal, ListRecipesRequest, ListRecipesResponse,
+        ListServicesRequest, ListServicesResponse, MethodEntry, RecipeEntry, RecipeInputEntry,
+        RecipeLegEntry, ServiceEntry, WhoAmIRequest, WhoAmIResponse, directory_server::Directory,
         who_am_i_response,
     },
 };
@@ -109,6 +110,30 @@ impl Directory for DirectoryApi {
         }))
     }
 
+    async fn list_recipes(
+        &self,
+        request: Request<ListRecipesRequest>,
+    ) -> Result<Response<ListRecipesResponse>, Status> {
+        let principal = caller(&request)?
+            .principal
+            .clone()
+            .map_err(Rejection::into_status)?;
+        let policy = self.policy.load();
+        // Recipes are run by agencies' one-stop services; a citizen has none to run.
+        let recipes = match &principal {
+            Principal::Agency(agency) => policy
+                .recipes_for(&agency.code)
+                .into_iter()
+                .map(recipe_entry)
+                .collect(),
+            Principal::Citizen(_) => Vec::new(),
+        };
+        Ok(Response::new(ListRecipesResponse {
+            recipes,
+            policy_version: policy.version().to_owned(),
+        }))
+    }
+
     async fn who_am_i(
         &self,
         request: Request<WhoAmIRequest>,
@@ -137,5 +162,43 @@ impl Directory for DirectoryApi {
                 nanos: 0,
             }),
         }))
+    }
+}
+
+/// A recipe as the directory shows it: enough for a portal to build the call and to tell the
+/// citizen what will be asked of whom.
+fn recipe_entry(recipe: &tongdao_policy::Recipe) -> RecipeEntry {
+    RecipeEntry {
+        name: recipe.name.clone(),
+        title: recipe.title.clone(),
+        description: recipe.description.clone().unwrap_or_default(),
+        purpose: recipe.purpose.to_string(),
+        consent_subject: recipe.consent_subject.clone().unwrap_or_default(),
+        inputs: recipe
+            .inputs
+            .iter()
+            .map(|input| RecipeInputEntry {
+                name: input.name.clone(),
+                kind: input.kind.as_str().to_owned(),
+                description: input.description.clone().unwrap_or_default(),
+            })
+            .collect(),
+        legs: recipe
+            .legs
+            .iter()
+            .map(|leg| RecipeLegEntry {
+                name: leg.name.clone(),
+                service: leg.service.clone(),
+                fields: leg.fields.paths().to_vec(),
+                depends_on: leg
+                    .depends_on
+                    .iter()
+                    .filter_map(|&i| recipe.legs.get(i).map(|l| l.name.clone()))
+                    .collect(),
+                for_each: false,
+                consent: leg.consent,
+                timeout_ms: u32::try_from(leg.timeout.as_millis()).unwrap_or(u32::MAX),
+            })
+            .collect(),
     }
 }

@@ -18,7 +18,9 @@ use tongdao_audit::{
 use tongdao_core::{Principal, Reason, Rejection, reason::reason_name};
 use tongdao_policy::Allow;
 
-use crate::exchange::{CONSENT_HEADER, Caller, Exchange, Incoming, PURPOSE_HEADER, Subject};
+use crate::exchange::{
+    CONSENT_HEADER, Caller, Exchange, ExchangeId, Incoming, PURPOSE_HEADER, Subject, TraceContext,
+};
 
 /// The broker's handle on its audit log.
 #[derive(Clone)]
@@ -58,7 +60,7 @@ fn unavailable() -> Rejection {
     )
 }
 
-fn client(caller: &Caller) -> Client {
+pub(crate) fn client(caller: &Caller) -> Client {
     let certificate = CertificateId {
         serial: caller.certificate.serial.clone(),
         issuer: caller.certificate.issuer.clone(),
@@ -138,10 +140,11 @@ impl Auditor {
             consent_id: exchange
                 .header(CONSENT_HEADER)
                 .and_then(crate::consent::audited_consent_id),
+            parent_exchange_id: exchange.leg.as_ref().map(|leg| leg.parent.to_string()),
         }
     }
 
-    async fn append(&self, record: AuditRecord) -> Result<Appended, Rejection> {
+    pub(crate) async fn append(&self, record: AuditRecord) -> Result<Appended, Rejection> {
         match self.log.append(&record).await {
             Ok(appended) => Ok(appended),
             Err(error) => {
@@ -250,6 +253,7 @@ impl Auditor {
                 subject: denied_subject(&incoming.path, &incoming.body)
                     .map(|id| SubjectPseudonym::derive(&self.pseudonym_key, &id)),
                 consent_id: incoming.consent.clone(),
+                parent_exchange_id: incoming.parent.clone(),
             },
             policy_version,
             outcome: outcome(Some(rejection)),
@@ -288,11 +292,46 @@ pub(crate) struct DenialFacts {
     pub(crate) path: String,
     purpose: Option<String>,
     consent: Option<String>,
+    parent: Option<String>,
     body: bytes::Bytes,
     pub(crate) received: Instant,
 }
 
 impl DenialFacts {
+    /// A refused call to the broker's own API that is recorded like an exchange (a recipe run
+    /// refused as a whole): `body` is the encoded request.
+    pub(crate) fn for_api(
+        id: ExchangeId,
+        trace: &TraceContext,
+        caller: &Arc<Caller>,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            trace_id: trace.trace_id_hex(),
+            caller: caller.clone(),
+            path: path.to_owned(),
+            purpose: None,
+            consent: None,
+            parent: None,
+            body: body.into(),
+            received: Instant::now(),
+        }
+    }
+
+    /// The purpose the refused call was for, when known.
+    pub(crate) fn with_purpose(mut self, purpose: Option<String>) -> Self {
+        self.purpose = purpose;
+        self
+    }
+
+    /// The consent the refused call presented (recorded by id only).
+    pub(crate) fn with_consent(mut self, consent: Option<&str>) -> Self {
+        self.consent = consent.and_then(crate::consent::audited_consent_id);
+        self
+    }
+
     pub(crate) fn of(incoming: &Incoming) -> Self {
         let header = |key: &str| {
             incoming
@@ -310,6 +349,7 @@ impl DenialFacts {
             consent: header(CONSENT_HEADER)
                 .as_deref()
                 .and_then(crate::consent::audited_consent_id),
+            parent: incoming.leg.as_ref().map(|leg| leg.parent.to_string()),
             body: incoming.body.clone(),
             received: Instant::now(),
         }

@@ -68,10 +68,13 @@ impl Step<Exchange> for Authorize {
             purpose: exchange.header(PURPOSE_HEADER),
             now_unix,
         };
-        let allow = policy
+        let mut allow = policy
             .decide(&request)
             .into_result()
             .map_err(|denial| denial.into_rejection())?;
+        if let Some(leg) = &exchange.leg {
+            narrow_to_leg(&mut allow, &leg.fields);
+        }
         // A rule needing consent: the exchange must present one (checked against the store,
         // and consumed if single use, by the consent step after the quota).
         let consent = if allow.consent_required {
@@ -90,6 +93,23 @@ impl Step<Exchange> for Authorize {
             allow,
             consent,
         })
+    }
+}
+
+/// A recipe leg asks for no more than its rule releases (checked when the policy compiles),
+/// and often less: then the leg's mask is the one applied, consented to and audited, so the
+/// records show what the recipe actually received. Should a policy reload slip between the
+/// recipe being read and this decision, a leg asking for a field the rule no longer releases
+/// keeps the rule's mask (the runner masks to the leg's fields afterwards either way).
+fn narrow_to_leg(allow: &mut Allow, leg_fields: &Arc<tongdao_policy::FieldMask>) {
+    let within_rule = leg_fields.descriptor() == allow.fields.descriptor()
+        && leg_fields
+            .paths()
+            .iter()
+            .all(|path| allow.fields.releases(path));
+    if within_rule {
+        allow.released_classes = leg_fields.released_classes().to_vec();
+        allow.fields = Arc::clone(leg_fields);
     }
 }
 

@@ -86,6 +86,14 @@ impl TraceContext {
         }
     }
 
+    /// Another span on the same trace: a recipe leg's, under the recipe run's.
+    pub(crate) fn child(&self) -> Self {
+        Self {
+            span_id: rand_u64(),
+            ..*self
+        }
+    }
+
     /// The `traceparent` to send downstream.
     pub(crate) fn traceparent(&self) -> String {
         format!(
@@ -142,6 +150,18 @@ pub(crate) struct Incoming {
     pub trace: TraceContext,
     /// Set once the exchange's intent is in the audit log.
     pub recorded: crate::audit::Recorded,
+    /// Set when the call is a leg of a one-stop recipe.
+    pub leg: Option<Arc<LegContext>>,
+}
+
+/// What a recipe leg's call carries beyond a direct call: its parent, and the fields the
+/// recipe asks for (never more than the rule releases, so the narrower mask applies).
+#[derive(Debug)]
+pub(crate) struct LegContext {
+    /// The recipe run's exchange id, recorded as every leg record's parent.
+    pub parent: ExchangeId,
+    /// The leg's fields, compiled against the method's output.
+    pub fields: Arc<tongdao_policy::FieldMask>,
 }
 
 /// A call resolved to a known method and an identified agency.
@@ -171,6 +191,8 @@ pub(crate) struct Exchange {
     pub recorded: crate::audit::Recorded,
     /// The data subject, once validation has read it from the request.
     pub subject: Option<Subject>,
+    /// Set when the exchange is a leg of a one-stop recipe.
+    pub leg: Option<Arc<LegContext>>,
 }
 
 /// Whom an exchange is about, as the request's subject field names them.

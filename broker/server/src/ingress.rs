@@ -151,6 +151,7 @@ impl UnaryService<Bytes> for Unary {
                 deadline: context.deadline,
                 trace: context.trace,
                 recorded: crate::audit::Recorded::default(),
+                leg: None,
             };
             let remaining = context.deadline.saturating_duration_since(Instant::now());
             let outcome = tokio::time::timeout(remaining, stack.oneshot(incoming)).await;

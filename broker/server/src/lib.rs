@@ -17,6 +17,7 @@ mod identify;
 mod ingress;
 mod layers;
 mod mydata_api;
+mod onestop;
 mod policy;
 mod replay;
 mod stack;
@@ -140,16 +141,23 @@ impl Broker {
 
         let catalogue = Arc::new(Catalogue::new(&routes));
         let replay = ReplayGuard::new(config.replay_window());
+        let stack = exchange_stack(
+            catalogue.clone(),
+            replay.clone(),
+            policy.clone(),
+            auditor.clone(),
+            consents.as_ref().map(|c| c.store.clone()),
+        );
         let domain = DomainIngress {
-            stack: exchange_stack(
-                catalogue.clone(),
-                replay.clone(),
-                policy.clone(),
-                auditor.clone(),
-                consents.as_ref().map(|c| c.store.clone()),
-            ),
+            stack: stack.clone(),
             replay,
             max_message_bytes: config.max_message_bytes,
+            max_deadline: config.max_deadline(),
+        };
+        let one_stop = onestop::OneStopApi {
+            stack,
+            policy: policy.clone(),
+            auditor: auditor.clone(),
             max_deadline: config.max_deadline(),
         };
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -183,6 +191,9 @@ impl Broker {
             ))
             .add_service(tongdao_schemas::v1::consent_server::ConsentServer::new(
                 consent_api,
+            ))
+            .add_service(tongdao_schemas::v1::one_stop_server::OneStopServer::new(
+                one_stop,
             ))
             .add_service(health_service)
             .add_service(reflection_v1())

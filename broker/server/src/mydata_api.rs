@@ -152,7 +152,10 @@ fn entry(exchange_id: String, records: &[Found], policy: &Policy) -> MyDataEntry
                     .clone()
                     .unwrap_or_else(|| denial.outcome.code_name().to_owned());
             }
-            AuditRecord::ConsentChange(_) | AuditRecord::PolicyChange(_) => {}
+            // A recipe run is listed through its legs, each an exchange about its own subject.
+            AuditRecord::ConsentChange(_)
+            | AuditRecord::PolicyChange(_)
+            | AuditRecord::RecipeRun(_) => {}
         }
         entry.records.push(ProvenRecord {
             index: found.index,

@@ -19,6 +19,7 @@ fn sample() -> AuditRecord {
             purpose: Some("015".into()),
             subject: Some(SubjectPseudonym::derive(&key, "A123456789")),
             consent_id: None,
+            parent_exchange_id: None,
         },
         permit: Permit {
             rule_id: "land-reads-household".into(),

@@ -1,0 +1,259 @@
+//! Running a recipe's legs: each as soon as the legs it reads have settled, every call of a
+//! leg at once, each call through the exchange stack as a child exchange.
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use bytes::Bytes;
+use futures::{StreamExt as _, stream::FuturesUnordered};
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, ReflectMessage as _};
+use tongdao_core::{Reason, Rejection};
+use tongdao_policy::{Leg, Recipe};
+use tongdao_schemas::v1::{LegCall, LegResult, leg_call};
+use tonic::metadata::{Ascii, MetadataMap, MetadataValue};
+use tower::ServiceExt as _;
+
+use super::leg_error;
+use crate::{
+    audit::Recorded,
+    exchange::{
+        CONSENT_HEADER, Caller, ExchangeId, Incoming, LegContext, PURPOSE_HEADER, TraceContext,
+    },
+    stack::ExchangeService,
+};
+
+/// One recipe run in progress.
+pub(super) struct Runner<'r> {
+    pub(super) recipe: &'r Recipe,
+    /// The caller's input, already checked against the recipe's declaration.
+    pub(super) input: &'r HashMap<String, String>,
+    pub(super) caller: Arc<Caller>,
+    /// `tongdao-consent` as the caller sent it, passed on the legs about the consent subject.
+    pub(super) consent: Option<MetadataValue<Ascii>>,
+    pub(super) parent: ExchangeId,
+    pub(super) trace: TraceContext,
+    /// When every leg must have answered.
+    pub(super) deadline: Instant,
+    pub(super) stack: ExchangeService,
+}
+
+/// What one call of a leg came to, and the answer later legs may read.
+struct Settled {
+    calls: Vec<LegCall>,
+    /// The minimised answer, when the leg made one call and it succeeded.
+    answer: Option<DynamicMessage>,
+}
+
+impl Runner<'_> {
+    /// Runs every leg and returns their results in the recipe's order. Never fails: a leg that
+    /// is refused, fails, times out or cannot be built is reported in its own result.
+    pub(super) async fn run(&self) -> Vec<LegResult> {
+        let legs = &self.recipe.legs;
+        let input = self.input.clone().into_iter().collect();
+        let mut settled: Vec<Option<Settled>> = legs.iter().map(|_| None).collect();
+        let mut answers: Vec<Option<DynamicMessage>> = vec![None; legs.len()];
+        let mut started = vec![false; legs.len()];
+        let mut running = FuturesUnordered::new();
+        loop {
+            // Start every leg whose inputs have all settled. A leg that cannot be built settles
+            // at once, which may release others, hence the inner loop.
+            while let Some(index) = (0..legs.len())
+                .find(|&i| !started[i] && legs[i].depends_on.iter().all(|&d| settled[d].is_some()))
+            {
+                started[index] = true;
+                let leg = &legs[index];
+                match self.requests(leg, &input, &answers) {
+                    Ok(bodies) => running.push(self.run_leg(index, leg, bodies)),
+                    Err(rejection) => {
+                        settled[index] = Some(Settled {
+                            calls: vec![not_made(&rejection)],
+                            answer: None,
+                        });
+                    }
+                }
+            }
+            let Some((index, outcome)) = running.next().await else {
+                break;
+            };
+            answers[index] = outcome.answer.clone();
+            settled[index] = Some(outcome);
+        }
+        legs.iter()
+            .zip(settled)
+            .map(|(leg, settled)| LegResult {
+                leg: leg.name.clone(),
+                service: leg.service.clone(),
+                // Every leg settles: its dependencies are earlier in a valid (acyclic) recipe.
+                calls: settled.map(|s| s.calls).unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The leg's requests, or why it cannot run: a leg it reads did not answer, or what that
+    /// leg answered does not make a request.
+    fn requests(
+        &self,
+        leg: &Leg,
+        input: &std::collections::BTreeMap<String, String>,
+        answers: &[Option<DynamicMessage>],
+    ) -> Result<Vec<Bytes>, Rejection> {
+        if let Some(&missing) = leg.depends_on.iter().find(|&&d| answers[d].is_none()) {
+            return Err(Rejection::new(
+                Reason::LegNotRun,
+                format!(
+                    "leg {} was not run: leg {}, which it reads, did not answer",
+                    leg.name, self.recipe.legs[missing].name
+                ),
+            ));
+        }
+        leg.requests(input, answers).map_err(|error| {
+            Rejection::new(
+                Reason::LegNotRun,
+                format!("leg {} was not run: {error}", leg.name),
+            )
+        })
+    }
+
+    /// Every call of one leg, at once.
+    async fn run_leg(&self, index: usize, leg: &Leg, bodies: Vec<Bytes>) -> (usize, Settled) {
+        let context = Arc::new(LegContext {
+            parent: self.parent,
+            fields: leg.fields.clone(),
+        });
+        let started = Instant::now();
+        let calls: Vec<(LegCall, Option<DynamicMessage>)> = futures::future::join_all(
+            bodies
+                .into_iter()
+                .map(|body| self.call(leg, context.clone(), body, started)),
+        )
+        .await;
+        let answer = match calls.as_slice() {
+            [(_, Some(answer))] => Some(answer.clone()),
+            _ => None,
+        };
+        let calls = calls.into_iter().map(|(call, _)| call).collect();
+        (index, Settled { calls, answer })
+    }
+
+    /// One child exchange through the stack, bounded by the leg's timeout and the run's
+    /// deadline.
+    async fn call(
+        &self,
+        leg: &Leg,
+        context: Arc<LegContext>,
+        body: Bytes,
+        started: Instant,
+    ) -> (LegCall, Option<DynamicMessage>) {
+        let id = ExchangeId::generate();
+        let deadline = self.deadline.min(Instant::now() + leg.timeout);
+        let incoming = Incoming {
+            id,
+            requested_id: None,
+            path: leg.service.clone(),
+            caller: self.caller.clone(),
+            metadata: self.metadata(leg),
+            body,
+            deadline,
+            trace: self.trace.child(),
+            recorded: Recorded::default(),
+            leg: Some(context),
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let outcome =
+            match tokio::time::timeout(remaining, self.stack.clone().oneshot(incoming)).await {
+                Ok(Ok(reply)) => minimise(leg, &reply.body).map(|answer| (answer, reply.receipt)),
+                Ok(Err(rejection)) => Err(rejection),
+                Err(_elapsed) => Err(past_deadline(leg, deadline, self.deadline)),
+            };
+        let latency_us = started.elapsed().as_micros() as u64;
+        match outcome {
+            Ok((answer, receipt)) => {
+                let call = LegCall {
+                    exchange_id: id.to_string(),
+                    outcome: Some(leg_call::Outcome::Response(prost_types::Any {
+                        type_url: format!(
+                            "type.googleapis.com/{}",
+                            answer.descriptor().full_name()
+                        ),
+                        value: answer.encode_to_vec(),
+                    })),
+                    latency_us,
+                    receipt: receipt.unwrap_or_default(),
+                };
+                (call, Some(answer))
+            }
+            Err(rejection) => {
+                let call = LegCall {
+                    exchange_id: id.to_string(),
+                    outcome: Some(leg_call::Outcome::Error(leg_error(&rejection))),
+                    latency_us,
+                    receipt: String::new(),
+                };
+                (call, None)
+            }
+        }
+    }
+
+    /// The metadata of a leg's call: the recipe's purpose always; the caller's consent only on
+    /// legs about the consent subject (a consent names its subject, so on other legs it could
+    /// only be refused, and it has no business in their records).
+    fn metadata(&self, leg: &Leg) -> MetadataMap {
+        let mut metadata = MetadataMap::new();
+        if let Ok(purpose) = MetadataValue::try_from(self.recipe.purpose.to_string()) {
+            metadata.insert(PURPOSE_HEADER, purpose);
+        }
+        if leg.consent
+            && let Some(consent) = &self.consent
+        {
+            metadata.insert(CONSENT_HEADER, consent.clone());
+        }
+        metadata
+    }
+}
+
+/// The leg's answer minimised to its fields. The broker already released only those when they
+/// are within the rule (the usual case, checked when the policy compiled); masking again
+/// covers a policy reload between reading the recipe and deciding the call.
+fn minimise(leg: &Leg, body: &Bytes) -> Result<DynamicMessage, Rejection> {
+    let mut answer = DynamicMessage::decode(leg.fields.descriptor().clone(), body.clone())
+        .map_err(|_| {
+            Rejection::new(
+                Reason::AdapterFailed,
+                "the adapter's answer is not a message of the method's output type",
+            )
+        })?;
+    leg.fields.apply(&mut answer);
+    Ok(answer)
+}
+
+/// The call ran out of time: the leg's own timeout, or the run's deadline.
+fn past_deadline(leg: &Leg, call_deadline: Instant, run_deadline: Instant) -> Rejection {
+    if call_deadline < run_deadline {
+        Rejection::new(
+            Reason::AdapterTimeout,
+            format!(
+                "leg {} did not answer within its timeout of {} ms",
+                leg.name,
+                leg.timeout.as_millis()
+            ),
+        )
+    } else {
+        Rejection::new(
+            Reason::DeadlineExceeded,
+            format!(
+                "leg {} had not answered when the caller's deadline came",
+                leg.name
+            ),
+        )
+    }
+}
+
+/// A call that was never made: no exchange id, the reason it could not be.
+fn not_made(rejection: &Rejection) -> LegCall {
+    LegCall {
+        exchange_id: String::new(),
+        outcome: Some(leg_call::Outcome::Error(leg_error(rejection))),
+        latency_us: 0,
+        receipt: String::new(),
+    }
+}
