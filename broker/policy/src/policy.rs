@@ -20,6 +20,7 @@ use crate::error::{PolicyError, PolicyErrors};
 use crate::index::{AgencyKey, ClassSet, FastMap, PurposeSet};
 use crate::mask::FieldMask;
 use crate::purposes::PurposeRegistry;
+use crate::recipes::{RECIPES_DIR, compile_recipes};
 use crate::registry::AgencyRegistry;
 use crate::roles::RoleRegistry;
 use crate::rules::{CheckedRule, MaskCache, Registries, Rule, read_rules};
@@ -140,16 +141,19 @@ impl Policy {
     ) -> Result<Self, PolicyErrors> {
         let mut errors = Vec::new();
         for (name, _) in sources.iter() {
+            let in_dir = |dir: &str| {
+                name.strip_prefix(dir)
+                    .is_some_and(|rest| rest.ends_with(".toml") && !rest.contains('/'))
+            };
             let known = [AGENCIES, SERVICES, PURPOSES, ROLES].contains(&name)
-                || name
-                    .strip_prefix(RULES_DIR)
-                    .is_some_and(|rest| rest.ends_with(".toml") && !rest.contains('/'));
+                || in_dir(RULES_DIR)
+                || in_dir(RECIPES_DIR);
             if !known {
                 errors.push(PolicyError {
                     file: name.to_owned(),
                     line: None,
                     message: "not a policy file (expected agencies.toml, services.toml, \
-                              purposes.toml, roles.toml or rules/*.toml)"
+                              purposes.toml, roles.toml, rules/*.toml or recipes/*.toml)"
                         .to_owned(),
                 });
             }
@@ -193,13 +197,22 @@ impl Policy {
         }
         check_across_rules(&checked, &services.registry, &mut errors);
 
-        if !errors.is_empty() {
-            return Err(PolicyErrors::new(errors));
-        }
-
+        // Recipes are checked against the rule index, so it is built before them (from the
+        // rules that passed their checks); nothing is returned unless every file is clean.
         let (digest, version) = digest(sources);
         let version: Arc<str> = version.into();
         let index = build_index(&checked, &services.registry, &purposes.registry, &version);
+        let context = crate::recipes::Context {
+            registries,
+            index: &index,
+            rules: &checked,
+            rules_ok: errors.is_empty(),
+        };
+        let recipes = compile_recipes(sources, &context, &mut errors);
+
+        if !errors.is_empty() {
+            return Err(PolicyErrors::new(errors));
+        }
         let (rules, rule_agencies) = checked
             .into_iter()
             .map(|checked| (checked.rule, checked.agencies))
@@ -213,7 +226,7 @@ impl Policy {
             roles: roles.registry,
             rules,
             rule_agencies,
-            recipes: Vec::new(),
+            recipes,
             index,
         })
     }

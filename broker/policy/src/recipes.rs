@@ -21,8 +21,16 @@ use crate::codes::Purpose;
 use crate::mask::FieldMask;
 use crate::rules::Client;
 
+mod compile;
+mod input;
+mod plan;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use compile::{Context, compile_recipes};
+pub(crate) use plan::RequestPlan;
+
 /// Recipe files live under this directory of the policy.
-#[allow(dead_code)] // read once recipe files are compiled
 pub(crate) const RECIPES_DIR: &str = "recipes/";
 
 /// One compiled recipe.
@@ -114,10 +122,6 @@ pub struct Leg {
     pub(crate) plan: RequestPlan,
 }
 
-/// How a leg builds its requests; see [`Leg::requests`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RequestPlan {}
-
 /// Why a leg's requests could not be built from what it reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -131,8 +135,7 @@ pub struct InputError(pub String);
 impl Recipe {
     /// Checks the caller's input: every declared input present and well formed, nothing else.
     pub fn check_input(&self, input: &BTreeMap<String, String>) -> Result<(), InputError> {
-        let _ = input;
-        Err(InputError("recipes are not implemented yet".to_owned()))
+        input::check_input(self, input)
     }
 }
 
@@ -146,7 +149,6 @@ impl Leg {
         input: &BTreeMap<String, String>,
         done: &[Option<DynamicMessage>],
     ) -> Result<Vec<bytes::Bytes>, LegInputError> {
-        let _ = (input, done, &self.plan);
-        Err(LegInputError("recipes are not implemented yet".to_owned()))
+        self.plan.requests(input, done)
     }
 }

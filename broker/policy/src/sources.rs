@@ -14,8 +14,8 @@ pub(crate) const ROLES: &str = "roles.toml";
 /// Rule files live under this directory.
 pub(crate) const RULES_DIR: &str = "rules/";
 
-/// Policy files by name: `agencies.toml`, `services.toml`, `purposes.toml`, `roles.toml` and
-/// `rules/<name>.toml`. Names use `/` whatever the platform, and are what errors cite.
+/// Policy files by name: `agencies.toml`, `services.toml`, `purposes.toml`, `roles.toml`,
+/// `rules/<name>.toml` and `recipes/<name>.toml`. Names use `/` whatever the platform, and are what errors cite.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PolicySources {
     files: BTreeMap<String, String>,
@@ -47,15 +47,20 @@ impl PolicySources {
         self.files.iter().map(|(n, t)| (n.as_str(), t.as_str()))
     }
 
-    /// Reads the `*.toml` files at the top of `dir` and in `dir/rules/`. Other directories
-    /// (such as `tests/` with fixtures) are not part of the policy. A missing `rules/` is an
-    /// empty rule set: default deny for everything.
+    /// Reads the `*.toml` files at the top of `dir`, in `dir/rules/` and in `dir/recipes/`.
+    /// Other directories (such as `tests/` with fixtures) are not part of the policy. A missing
+    /// `rules/` is an empty rule set: default deny for everything; a missing `recipes/`, no
+    /// recipes.
     pub fn read_dir(dir: &Path) -> io::Result<Self> {
         let mut sources = Self::new();
         read_toml_files(dir, "", &mut sources)?;
         let rules = dir.join(RULES_DIR.trim_end_matches('/'));
         if rules.is_dir() {
             read_toml_files(&rules, RULES_DIR, &mut sources)?;
+        }
+        let recipes = dir.join(crate::recipes::RECIPES_DIR.trim_end_matches('/'));
+        if recipes.is_dir() {
+            read_toml_files(&recipes, crate::recipes::RECIPES_DIR, &mut sources)?;
         }
         Ok(sources)
     }

@@ -40,6 +40,18 @@ pub(crate) fn shipped_sources() -> PolicySources {
             "rules/commerce.toml",
             include_str!("../../../policies/rules/commerce.toml"),
         ),
+        (
+            "recipes/company-registration.toml",
+            include_str!("../../../policies/recipes/company-registration.toml"),
+        ),
+        (
+            "recipes/moving-house.toml",
+            include_str!("../../../policies/recipes/moving-house.toml"),
+        ),
+        (
+            "recipes/welfare-eligibility.toml",
+            include_str!("../../../policies/recipes/welfare-eligibility.toml"),
+        ),
     ] {
         sources.insert(name, text);
     }

@@ -41,6 +41,12 @@ impl FileCx {
         index.max(1) as u32
     }
 
+    /// Byte offset where 1-based `line` starts, to report at a line already known.
+    pub(crate) fn line_start(&self, line: u32) -> usize {
+        let index = (line as usize).saturating_sub(1);
+        self.line_starts.get(index).copied().unwrap_or(0)
+    }
+
     pub(crate) fn error(&mut self, span: &Span, message: impl Into<String>) {
         let line = self.line(span.start);
         self.errors.push(PolicyError {
@@ -79,7 +85,7 @@ pub(crate) struct Table<'t, 'i> {
 }
 
 /// The type of a TOML value as named in error messages.
-fn type_name(value: &DeValue<'_>) -> &'static str {
+pub(crate) fn type_name(value: &DeValue<'_>) -> &'static str {
     match value {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",
@@ -154,6 +160,13 @@ impl<'t, 'i> Table<'t, 'i> {
     /// Line of the table's header (`[[rule]]`), where "missing key" problems are reported.
     pub(crate) fn header_span(&self) -> Span {
         self.header.clone()
+    }
+
+    /// Every key and value, in file order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'t str, &'t Spanned<DeValue<'i>>)> {
+        self.table
+            .iter()
+            .map(|(key, value)| (key.get_ref().as_ref(), value))
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&'t Spanned<DeValue<'i>>> {

@@ -408,8 +408,8 @@ fn registry_files_must_exist_and_unknown_files_are_refused() {
     assert_eq!(
         errors,
         [
-            "notes.toml: not a policy file (expected agencies.toml, services.toml, purposes.toml, roles.toml or rules/*.toml)",
-            "rules/nested/x.toml: not a policy file (expected agencies.toml, services.toml, purposes.toml, roles.toml or rules/*.toml)",
+            "notes.toml: not a policy file (expected agencies.toml, services.toml, purposes.toml, roles.toml, rules/*.toml or recipes/*.toml)",
+            "rules/nested/x.toml: not a policy file (expected agencies.toml, services.toml, purposes.toml, roles.toml, rules/*.toml or recipes/*.toml)",
             "services.toml: missing: every policy needs this registry",
         ],
         "a missing registry is one error, not one per rule that names a service"

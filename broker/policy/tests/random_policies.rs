@@ -17,7 +17,8 @@ fn registries() -> PolicySources {
     let mut sources = PolicySources::read_dir(&dir).expect("policies/");
     let rule_files: Vec<String> = sources
         .iter()
-        .filter(|(name, _)| name.starts_with("rules/"))
+        // Recipes go too: they need the shipped rules.
+        .filter(|(name, _)| name.starts_with("rules/") || name.starts_with("recipes/"))
         .map(|(name, _)| name.to_owned())
         .collect();
     for name in rule_files {

@@ -22,6 +22,10 @@ fn grants_for_an_agency_list_its_services_purposes_and_fields() {
                 "land-parcel-class2-welfare"
             ),
             (
+                "/tongdao.land.v1.LandRegistry/ListHoldings",
+                "land-holdings-welfare"
+            ),
+            (
                 "/tongdao.tax.v1.TaxRegistry/ListIncome",
                 "tax-income-welfare-consent"
             ),
@@ -91,6 +95,10 @@ fn an_empty_rule_set_denies_everything() {
         "rules/tax.toml",
         "rules/health.toml",
         "rules/commerce.toml",
+        // Recipes need rules; without any, every leg would be refused.
+        "recipes/company-registration.toml",
+        "recipes/moving-house.toml",
+        "recipes/welfare-eligibility.toml",
     ] {
         sources.remove(name);
     }
