@@ -8,6 +8,44 @@
 //! dependent leg as soon as what it reads is there; every call is a child exchange, decided,
 //! consent-checked, minimised and audited exactly like a direct one.
 //!
+//! The file format (one recipe per file, top-level keys; full reference in
+//! `policies/RECIPES.md`):
+//!
+//! ```toml
+//! name = "welfare-eligibility"        # [a-z0-9-]+, unique across files
+//! title = "社會救助資格審查"             # required
+//! description = "…"                   # optional
+//! purpose = "057"                     # the one purpose of every leg
+//! clients = ["role:social_welfare"]   # agency codes / role:<name>; not citizen:self
+//! consent = "applicant"               # optional: a national_id input whose consent covers
+//!                                     # the legs whose subject is set from it
+//! [[input]]
+//! name = "applicant"                  # [a-z_][a-z0-9_]*; every input must be used
+//! kind = "national_id"                # national_id | business_number | roc_year | text
+//!
+//! [[leg]]
+//! name = "household"                  # [a-z_][a-z0-9_]*, unique, not `input` nor `each`
+//! service = "/tongdao.household.v1.HouseholdRegistry/GetTranscript"
+//! fields = ["members.national_id", "members.removed"]   # within every client's rule
+//! timeout_ms = 800                    # 1..=60000
+//! request = { national_id = "$input.applicant", kind = "CURRENT_WHOLE" }
+//!
+//! [[leg]]
+//! name = "members_land"
+//! service = "/tongdao.land.v1.LandRegistry/ListHoldings"
+//! for_each = "$household.members"     # one call per item of an earlier leg's repeated field
+//! skip_if = "$each.removed"           # a bool in the item: true → no call
+//! max_calls = 20                      # 1..=500, default 50
+//! fields = ["holdings.county"]
+//! timeout_ms = 1500
+//! request = { national_id = "$each.national_id" }
+//! ```
+//!
+//! Request values are `$input.<name>`, `$<leg>.<path>` (within that leg's `fields`), `$each` /
+//! `$each.<path>`, `$$…` (a literal `$…`), or literals (strings, enum value names, integers,
+//! booleans); nested tables set sub-message fields. Compilation checks every reference, type,
+//! the subject field, consent coverage and cycles, against the rule index (`compile.rs`).
+//!
 //! This module is pure: it validates files and builds request messages; running legs is the
 //! broker's business.
 
