@@ -37,16 +37,20 @@ pub(crate) struct BenchArgs {
     connections: usize,
     /// Measured seconds per run.
     #[arg(long, default_value_t = 10)]
-    duration_s: u64,
+    pub(crate) duration_s: u64,
     /// Warm-up seconds before each run (connections, caches).
     #[arg(long, default_value_t = 2)]
-    warmup_s: u64,
+    pub(crate) warmup_s: u64,
     /// Households in the synthetic population.
     #[arg(long, default_value_t = 2_000)]
-    households: usize,
+    pub(crate) households: usize,
     /// The agency whose adapter is measured, or `all`.
     #[arg(long, default_value = "household")]
     adapter: BenchAdapter,
+    /// Measure a shipped one-stop recipe instead (e.g. `welfare-eligibility`): its latency
+    /// against its slowest dependency chain and the sum of its legs, called by hand.
+    #[arg(long, conflicts_with = "adapter")]
+    recipe: Option<String>,
 }
 
 /// `--adapter`: one agency or all five.
@@ -224,7 +228,11 @@ impl RunResult {
 }
 
 pub(crate) async fn run(args: BenchArgs) -> ExitCode {
-    match bench(&args).await {
+    let outcome = match &args.recipe {
+        Some(recipe) => crate::recipe_bench::bench(&args, recipe).await,
+        None => bench(&args).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tongdao bench: {error}");
@@ -430,7 +438,7 @@ fn print_report(args: &BenchArgs, results: &[(AdapterKind, &str, Vec<RunResult>)
 
 /// Shipped rules cap how many exchanges an agency may make a day; a load test makes more.
 /// Everything else about the rules — purpose, fields, masking — stays as shipped.
-fn lift_quotas(sandbox: &Sandbox) -> Result<(), String> {
+pub(crate) fn lift_quotas(sandbox: &Sandbox) -> Result<(), String> {
     let rules = sandbox.policy_dir().join("rules");
     let entries = std::fs::read_dir(&rules).map_err(|e| format!("{}: {e}", rules.display()))?;
     for entry in entries {

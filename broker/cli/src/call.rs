@@ -34,10 +34,69 @@ pub(crate) struct CallArgs {
     /// Print response metadata (exchange id …) to stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Run a one-stop recipe (`tongdao.v1.OneStop/RunRecipe`) instead of calling a method:
+    /// its legs' results are printed as JSON and summarised on stderr; the exit status is 0
+    /// when every leg answered and 2 when some did not (partial results).
+    #[arg(long, conflicts_with_all = ["method", "request"])]
+    recipe: Option<String>,
+    /// A recipe input, `name=value`, repeatable, e.g. `--input applicant=A123456789`.
+    #[arg(long = "input", value_parser = parse_header, requires = "recipe")]
+    inputs: Vec<(String, String)>,
     /// Method: `package.Service/Method`, e.g. `tongdao.household.v1.HouseholdRegistry/GetTranscript`.
-    method: String,
+    #[arg(required_unless_present = "recipe")]
+    method: Option<String>,
     /// Request as JSON (proto3 JSON mapping); `-` reads standard input. Default `{}`.
     request: Option<String>,
+}
+
+/// Exit status of `tongdao call --recipe` when some legs did not answer.
+const EXIT_PARTIAL: u8 = 2;
+
+/// The method and JSON request of a recipe run.
+fn recipe_request(recipe: &str, inputs: &[(String, String)]) -> (String, String) {
+    // Input names are case-sensitive; parse_header lower-cases keys, which suits recipe files
+    // (input names are lower case by rule).
+    let input: serde_json::Map<String, serde_json::Value> = inputs
+        .iter()
+        .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+        .collect();
+    let request = serde_json::json!({ "recipe": recipe, "input": input });
+    (RUN_RECIPE.to_owned(), request.to_string())
+}
+
+const RUN_RECIPE: &str = "tongdao.v1.OneStop/RunRecipe";
+
+/// One line per leg call on stderr: which leg, how it ended, how long it took.
+fn summarise_recipe(json: &serde_json::Value) -> bool {
+    let mut all_answered = true;
+    let legs = json["legs"].as_array().cloned().unwrap_or_default();
+    for leg in &legs {
+        let name = leg["leg"].as_str().unwrap_or("?");
+        let calls = leg["calls"].as_array().cloned().unwrap_or_default();
+        if calls.is_empty() {
+            eprintln!("  {name:<20} no calls (nothing to ask for)");
+        }
+        for call in &calls {
+            let ms = call["latencyUs"]
+                .as_str()
+                .and_then(|us| us.parse::<f64>().ok())
+                .or_else(|| call["latencyUs"].as_f64())
+                .unwrap_or(0.0)
+                / 1000.0;
+            match call.get("error") {
+                Some(error) => {
+                    all_answered = false;
+                    eprintln!(
+                        "  {name:<20} {:<22} {ms:>8.1} ms  {}",
+                        error["reason"].as_str().unwrap_or("ERROR"),
+                        error["message"].as_str().unwrap_or("")
+                    );
+                }
+                None => eprintln!("  {name:<20} {:<22} {ms:>8.1} ms", "OK"),
+            }
+        }
+    }
+    all_answered
 }
 
 fn parse_header(text: &str) -> Result<(String, String), String> {
@@ -46,7 +105,14 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 }
 
 pub(crate) async fn run(args: CallArgs) -> ExitCode {
-    let method = match client::method(&args.method) {
+    let (method_path, recipe_json) = match &args.recipe {
+        Some(recipe) => {
+            let (method, json) = recipe_request(recipe, &args.inputs);
+            (method, Some(json))
+        }
+        None => (args.method.clone().unwrap_or_default(), None),
+    };
+    let method = match client::method(&method_path) {
         Ok(method) => method,
         Err(error) => {
             eprintln!("tongdao call: {error}");
@@ -54,6 +120,7 @@ pub(crate) async fn run(args: CallArgs) -> ExitCode {
         }
     };
     let json = match args.request.as_deref() {
+        None if recipe_json.is_some() => recipe_json.unwrap_or_default(),
         None => "{}".to_owned(),
         Some("-") => {
             let mut text = String::new();
@@ -99,6 +166,9 @@ pub(crate) async fn run(args: CallArgs) -> ExitCode {
                         "{}",
                         serde_json::to_string_pretty(&json).unwrap_or_default()
                     );
+                    if args.recipe.is_some() && !summarise_recipe(&json) {
+                        return ExitCode::from(EXIT_PARTIAL);
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(error) => {

@@ -13,6 +13,8 @@ pub mod download;
 pub mod mydata_cmd;
 mod pki_cmd;
 mod policy_cmd;
+mod recipe_bench;
+pub mod recipes;
 pub mod sandbox;
 pub mod seed_cmd;
 mod telemetry;

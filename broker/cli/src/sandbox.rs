@@ -20,7 +20,7 @@ use tongdao_pki::{
 
 /// The policy shipped in `policies/` (registries and rules), built into the binary so the demo
 /// runs anywhere: (path relative to the policy directory, contents).
-pub const SHIPPED_POLICY: [(&str, &str); 10] = [
+pub const SHIPPED_POLICY: [(&str, &str); 13] = [
     (
         "agencies.toml",
         include_str!("../../../policies/agencies.toml"),
@@ -58,6 +58,18 @@ pub const SHIPPED_POLICY: [(&str, &str); 10] = [
         "rules/tax.toml",
         include_str!("../../../policies/rules/tax.toml"),
     ),
+    (
+        "recipes/company-registration.toml",
+        include_str!("../../../policies/recipes/company-registration.toml"),
+    ),
+    (
+        "recipes/moving-house.toml",
+        include_str!("../../../policies/recipes/moving-house.toml"),
+    ),
+    (
+        "recipes/welfare-eligibility.toml",
+        include_str!("../../../policies/recipes/welfare-eligibility.toml"),
+    ),
 ];
 
 /// Origin of the sandbox's audit log (and the name of its signing key).
@@ -87,7 +99,7 @@ fn provider_oid(kind: AdapterKind) -> &'static str {
 /// Agency identities the sandbox issues: (file name, agency name, government OID).
 /// `unregistered` carries an OID that is deliberately absent from the registry; `ndc` holds the
 /// auditor role.
-pub const AGENCIES: [(&str, &str, &str); 7] = [
+pub const AGENCIES: [(&str, &str, &str); 8] = [
     (
         "taipei-tax",
         "財政部臺北國稅局",
@@ -115,6 +127,12 @@ pub const AGENCIES: [(&str, &str, &str); 7] = [
         "2.16.886.101.20003.20001.20020",
     ),
     ("mohw", "衛生福利部", "2.16.886.101.20003.20065"),
+    // Runs the paper-free company registration recipe.
+    (
+        "commerce-dept",
+        "經濟部商業發展署",
+        "2.16.886.101.20003.20007.20050",
+    ),
 ];
 
 /// The listeners a sandbox reserves on loopback, for servers started in this process.

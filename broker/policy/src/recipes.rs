@@ -178,6 +178,11 @@ impl Recipe {
 }
 
 impl Leg {
+    /// Whether the leg is called once per item of an earlier leg's answer (`for_each`).
+    pub fn fans_out(&self) -> bool {
+        self.plan.for_each.is_some()
+    }
+
     /// The encoded requests of this leg: one, or one per `for_each` item (items skipped by
     /// `skip_if` or whose read values are empty produce none), given the checked input and
     /// the minimised answers of earlier legs (`done[i]` for `Recipe::legs[i]`, `None` when

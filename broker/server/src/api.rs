@@ -195,7 +195,7 @@ fn recipe_entry(recipe: &tongdao_policy::Recipe) -> RecipeEntry {
                     .iter()
                     .filter_map(|&i| recipe.legs.get(i).map(|l| l.name.clone()))
                     .collect(),
-                for_each: false,
+                for_each: leg.fans_out(),
                 consent: leg.consent,
                 timeout_ms: u32::try_from(leg.timeout.as_millis()).unwrap_or(u32::MAX),
             })

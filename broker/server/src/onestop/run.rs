@@ -127,8 +127,9 @@ impl Runner<'_> {
                 .map(|body| self.call(leg, context.clone(), body, started)),
         )
         .await;
+        // Later legs read only single-call legs (the policy refuses reading a fanned-out one).
         let answer = match calls.as_slice() {
-            [(_, Some(answer))] => Some(answer.clone()),
+            [(_, Some(answer))] if !leg.fans_out() => Some(answer.clone()),
             _ => None,
         };
         let calls = calls.into_iter().map(|(call, _)| call).collect();
