@@ -90,14 +90,7 @@ async fn every_policy_denial_has_its_reason() {
         Reason::PurposeNotAllowed,
     );
     // An agency no rule names for this service (default deny).
-    let outcome = call_with(
-        &system,
-        "household-dept",
-        GET_TRANSCRIPT,
-        body.clone(),
-        Some("015"),
-    )
-    .await;
+    let outcome = call_with(&system, "mohw", GET_TRANSCRIPT, body.clone(), Some("015")).await;
     assert_refused(outcome, Code::PermissionDenied, Reason::NoMatchingRule);
     // A rule that needs the citizen's consent (welfare office reading health visits).
     let visits = tongdao_schemas::health::v1::ListVisitsRequest {

@@ -173,8 +173,8 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
             None,
         ),
         (
-            "內政部戶政司's certificate is valid, but no rule lets it read transcripts (default deny)",
-            "agencies/household-dept",
+            "衛生福利部's certificate is valid, but no rule lets it read transcripts (default deny)",
+            "agencies/mohw",
             GET_TRANSCRIPT,
             subject.as_str(),
             Some("015"),
@@ -271,6 +271,13 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
         "MyData: 臺北市政府社會局 (welfare office) reads the citizen's income (財稅, purpose 057) only with their consent",
     );
     crate::consent_cmd::demo(&sandbox).await?;
+    step(
+        consent_step + 1,
+        "One stop: the welfare office runs the welfare-eligibility recipe — household, each \
+         member's land, the applicant's income and property (with consent) — as child exchanges \
+         of one parent, each checked and audited like a direct call",
+    );
+    crate::recipes::demo(&sandbox).await?;
 
     println!();
     if args.keep_running {

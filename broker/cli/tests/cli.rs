@@ -35,6 +35,9 @@ fn demo_runs_the_narrated_exchanges() {
         "OK  with the consent",
         "CONSENT_USED",
         "artefact verified offline",
+        "recipe welfare-eligibility",
+        "leg members_land",
+        "legs ran concurrently",
     ] {
         assert!(
             stdout.contains(expected),
@@ -201,4 +204,74 @@ fn policy_tools_pass_on_the_shipped_policy() {
         String::from_utf8_lossy(&test.stdout)
     );
     assert!(String::from_utf8_lossy(&test.stdout).contains(" 0 failed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_runs_a_recipe_printing_each_leg_and_exits_2_on_partial_results() {
+    use tongdao_cli::recipes;
+    tongdao_tls::install_crypto_provider();
+    let mut sandbox = Sandbox::create(5).expect("sandbox");
+    let _stack = ChildStack::spawn_binary(std::path::Path::new(TONGDAO), &mut sandbox)
+        .await
+        .expect("servers start");
+    let policy = recipes::sandbox_policy(&sandbox).expect("policy");
+    let recipe = policy.recipe("welfare-eligibility").expect("shipped");
+    let input = recipes::sandbox_input(&sandbox, recipe);
+    let pki = sandbox.pki();
+    let run = |headers: &[String]| {
+        let mut command = Command::new(TONGDAO);
+        command
+            .arg("call")
+            .args(["--addr", &sandbox.broker_addr().to_string()])
+            .args(["--server-name", sandbox.broker_server_name()])
+            .arg("--cert")
+            .arg(pki.join("agencies/taipei-welfare.crt"))
+            .arg("--key")
+            .arg(pki.join("agencies/taipei-welfare.key"))
+            .arg("--ca")
+            .arg(pki.join("grca.crt"))
+            .args(["--recipe", "welfare-eligibility"]);
+        for (name, value) in &input {
+            command.args(["--input", &format!("{name}={value}")]);
+        }
+        for header in headers {
+            command.args(["-H", header]);
+        }
+        command.output().expect("runs")
+    };
+
+    // Without the applicant's consent: the consent legs are refused, the others answer.
+    let partial = run(&[]);
+    assert_eq!(
+        partial.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&partial.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&partial.stdout).expect("stdout is JSON");
+    assert_eq!(json["recipe"], "welfare-eligibility");
+    let household = &json["legs"][0];
+    assert_eq!(household["leg"], "household");
+    assert_eq!(
+        household["calls"][0]["response"]["@type"],
+        "type.googleapis.com/tongdao.household.v1.Transcript",
+        "each answer is printed as its own message type"
+    );
+    let summary = String::from_utf8_lossy(&partial.stderr);
+    assert!(summary.contains("applicant_income") && summary.contains("CONSENT_REQUIRED"));
+
+    // With the consent every leg answers.
+    let consent = recipes::grant_consent(
+        &sandbox,
+        recipes::consent_request(&sandbox, recipe, "379010000A"),
+    )
+    .await
+    .expect("consent");
+    let complete = run(&[format!("tongdao-consent={consent}")]);
+    assert!(
+        complete.status.success(),
+        "{}",
+        String::from_utf8_lossy(&complete.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&complete.stderr).contains("CONSENT_REQUIRED"));
 }
