@@ -118,3 +118,61 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tongdao_policy::{Allow, FieldMask, LegalBasis};
+
+    use super::narrow_to_leg;
+
+    fn mask(paths: &[&str]) -> Arc<FieldMask> {
+        let transcript = tongdao_schemas::descriptors::pool()
+            .get_message_by_name("tongdao.household.v1.Transcript")
+            .expect("Transcript");
+        Arc::new(FieldMask::compile(&transcript, paths).expect("valid paths"))
+    }
+
+    fn allow(fields: Arc<FieldMask>) -> Allow {
+        Allow {
+            rule_id: "rule".into(),
+            policy_version: "v".into(),
+            purpose: None,
+            released_classes: fields.released_classes().to_vec(),
+            fields,
+            consent_required: false,
+            legal_basis: LegalBasis::Duty,
+            special_basis: None,
+            quota: None,
+            deferred_disclosure_days: None,
+        }
+    }
+
+    #[test]
+    fn a_leg_within_its_rule_gets_only_its_fields_and_their_classes() {
+        let rule = mask(&["household_number", "members.name", "members.birth_date"]);
+        let mut decided = allow(rule);
+        narrow_to_leg(&mut decided, &mask(&["members.name"]));
+        assert_eq!(decided.fields.paths(), ["members.name"]);
+        let classes: Vec<&str> = decided
+            .released_classes
+            .iter()
+            .map(|c| c.as_str_name())
+            .collect();
+        assert_eq!(classes, ["C001"], "names only: no C011 birth dates");
+    }
+
+    #[test]
+    fn a_leg_asking_beyond_its_rule_keeps_the_rules_mask() {
+        // A policy reload between reading the recipe and deciding: the leg asks for a field the
+        // rule in force no longer releases, and gets no more than the rule.
+        let rule = mask(&["members.name"]);
+        let mut decided = allow(rule.clone());
+        narrow_to_leg(
+            &mut decided,
+            &mask(&["members.name", "members.national_id"]),
+        );
+        assert_eq!(decided.fields, rule);
+    }
+}

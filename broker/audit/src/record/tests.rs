@@ -77,3 +77,73 @@ fn timestamps_format_fixed_width_and_parse() {
     assert_eq!(grpc_code_name(7), "PERMISSION_DENIED");
     assert_eq!(grpc_code_name(99), "UNKNOWN_CODE");
 }
+
+#[test]
+fn a_leg_names_its_parent_and_a_direct_exchange_keeps_its_version_1_encoding() {
+    let direct = sample().encode().expect("encodes");
+    let text = std::str::from_utf8(&direct).expect("utf-8");
+    assert!(
+        !text.contains("parent_exchange_id"),
+        "records without a parent keep their one encoding: {text}"
+    );
+    let AuditRecord::ExchangeIntent(mut intent) = sample() else {
+        unreachable!("sample is an intent")
+    };
+    intent.exchange.parent_exchange_id = Some("0190b8a4-0000-7000-8000-000000000001".into());
+    let leg = AuditRecord::ExchangeIntent(intent);
+    let bytes = leg.encode().expect("encodes");
+    let text = std::str::from_utf8(&bytes).expect("utf-8");
+    assert!(
+        text.contains(
+            r#""consent_id":null,"parent_exchange_id":"0190b8a4-0000-7000-8000-000000000001"}"#
+        ),
+        "{text}"
+    );
+    assert_eq!(AuditRecord::decode(&bytes).expect("decodes"), leg);
+}
+
+#[test]
+fn a_recipe_run_lists_every_call_and_round_trips() {
+    let exchange = sample().exchange().cloned().expect("context");
+    let run = AuditRecord::RecipeRun(RecipeRun {
+        at: Timestamp::from_unix_micros(1_767_225_600_500_000),
+        exchange: ExchangeContext {
+            service: "/tongdao.v1.OneStop/RunRecipe".into(),
+            ..exchange
+        },
+        recipe: "welfare-eligibility".into(),
+        policy_version: "abc123".into(),
+        legs: vec![
+            LegCallOutcome {
+                leg: "household".into(),
+                exchange_id: Some("0190b8a4-0000-7000-8000-000000000002".into()),
+                outcome: Outcome::ok(),
+            },
+            LegCallOutcome {
+                leg: "members_land".into(),
+                exchange_id: None,
+                outcome: Outcome {
+                    code: 9,
+                    reason: Some("LEG_NOT_RUN".into()),
+                },
+            },
+        ],
+        outcome: Outcome::ok(),
+        latency_us: 4200,
+    });
+    let bytes = run.encode().expect("encodes");
+    let text = std::str::from_utf8(&bytes).expect("utf-8");
+    assert!(text.starts_with(r#"{"kind":"recipe_run","#), "{text}");
+    assert!(
+        text.contains(r#""leg":"members_land","exchange_id":null"#),
+        "{text}"
+    );
+    let back = AuditRecord::decode(&bytes).expect("decodes");
+    assert_eq!(back, run);
+    assert_eq!(back.kind(), "recipe_run");
+    assert_eq!(back.outcome(), Some(&Outcome::ok()));
+    assert_eq!(
+        back.exchange().map(|e| e.service.as_str()),
+        Some("/tongdao.v1.OneStop/RunRecipe")
+    );
+}
