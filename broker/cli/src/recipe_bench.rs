@@ -61,6 +61,16 @@ pub(crate) async fn bench(args: &BenchArgs, name: &str) -> Result<(), String> {
         ),
         None => None,
     };
+    // A direct call is consent-checked against its rule's fields, not the leg's narrower ones,
+    // so the by-hand path presents a consent covering what the rules release.
+    let by_hand_consent = match &recipe.consent_subject {
+        Some(_) => {
+            let mut request = recipes::consent_request(&sandbox, &recipe, &grantee);
+            request.fields = rule_fields(&policy, &recipe, &grantee);
+            Some(recipes::grant_consent(&sandbox, request).await?)
+        }
+        None => None,
+    };
     let channel = client::channel(
         &sandbox.identity(&identity),
         &sandbox.broker_addr().to_string(),
@@ -69,7 +79,7 @@ pub(crate) async fn bench(args: &BenchArgs, name: &str) -> Result<(), String> {
     let by_hand = ByHand {
         recipe: &recipe,
         input: input.clone().into_iter().collect(),
-        consent: consent.clone(),
+        consent: by_hand_consent,
         channel: channel.clone(),
     };
     let histogram = || Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
@@ -141,6 +151,26 @@ pub(crate) async fn bench(args: &BenchArgs, name: &str) -> Result<(), String> {
         p50(&whole) / p50(&sum)
     );
     Ok(())
+}
+
+/// The fields the grantee's rules release for the recipe's consent legs, for the recipe's
+/// purpose.
+fn rule_fields(policy: &tongdao_policy::Policy, recipe: &Recipe, grantee: &str) -> Vec<String> {
+    let mut fields: Vec<String> = policy
+        .grants_for(grantee)
+        .into_iter()
+        .filter(|grant| grant.purposes.contains(&recipe.purpose))
+        .filter(|grant| {
+            recipe
+                .legs
+                .iter()
+                .any(|leg| leg.consent && leg.service == grant.service.method)
+        })
+        .flat_map(|grant| grant.fields.paths().to_vec())
+        .collect();
+    fields.sort();
+    fields.dedup();
+    fields
 }
 
 fn micros(duration: Duration) -> u64 {
