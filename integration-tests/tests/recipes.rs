@@ -603,4 +603,51 @@ async fn the_callers_deadline_bounds_the_run_and_a_hanging_agency_is_reported_la
     for leg in ["household", "land", "property"] {
         assert_eq!(reasons(&response, leg), ["OK"], "{leg}");
     }
+    // The late call was still recorded: its completion says what the caller was told.
+    let late = calls(&response, "directorships")[0].exchange_id.clone();
+    assert_eq!(
+        completion_reason(&system, &late).as_deref(),
+        Some("DEADLINE_EXCEEDED")
+    );
+
+    // With time to spare, the leg's own timeout (2 s) ends the wait: ADAPTER_TIMEOUT, the
+    // agency's fault, not the caller's deadline.
+    let started = std::time::Instant::now();
+    let (response, _) = recipes::run(
+        &system.sandbox,
+        &moving.identity,
+        moving.name,
+        &moving.input,
+        moving.consent.as_deref(),
+        Duration::from_secs(4),
+    )
+    .await
+    .expect("the run answers");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "answered at the leg's timeout: {took:?}"
+    );
+    assert_eq!(reasons(&response, "directorships"), ["ADAPTER_TIMEOUT"]);
+    let late = calls(&response, "directorships")[0].exchange_id.clone();
+    assert_eq!(
+        completion_reason(&system, &late).as_deref(),
+        Some("ADAPTER_TIMEOUT")
+    );
+}
+
+/// The outcome reason of the completion record of exchange `id`.
+fn completion_reason(system: &System, id: &str) -> Option<String> {
+    tongdao_audit::search(
+        &system.sandbox.audit_dir(),
+        &Query {
+            exchange_id: Some(id.to_owned()),
+            ..Query::default()
+        },
+    )
+    .expect("search")
+    .find_map(|found| match found.expect("readable").record {
+        AuditRecord::ExchangeCompletion(completion) => completion.outcome.reason,
+        _ => None,
+    })
 }

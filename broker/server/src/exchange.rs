@@ -162,6 +162,9 @@ pub(crate) struct LegContext {
     pub parent: ExchangeId,
     /// The leg's fields, compiled against the method's output.
     pub fields: Arc<tongdao_policy::FieldMask>,
+    /// The leg's own bound on the adapter's answer, applied like a route's timeout
+    /// (`ADAPTER_TIMEOUT`); the caller's deadline bounds it too (`DEADLINE_EXCEEDED`).
+    pub timeout: std::time::Duration,
 }
 
 /// A call resolved to a known method and an identified agency.

@@ -135,8 +135,14 @@ async fn relay(exchange: &Exchange, allow: &Allow) -> Result<bytes::Bytes, Rejec
             ),
         ));
     };
-    // The adapter gets what is left of the caller's deadline, capped by the route's own limit.
-    let budget = exchange.remaining().min(route.timeout);
+    // The adapter gets what is left of the caller's deadline, capped by the route's own limit
+    // and, for a recipe leg, the leg's. Which of them ends the wait says whose time ran out.
+    let remaining = exchange.remaining();
+    let limit = exchange
+        .leg
+        .as_ref()
+        .map_or(route.timeout, |leg| leg.timeout.min(route.timeout));
+    let budget = remaining.min(limit);
     if budget.is_zero() {
         return Err(Rejection::new(
             Reason::DeadlineExceeded,
@@ -160,6 +166,12 @@ async fn relay(exchange: &Exchange, allow: &Allow) -> Result<bytes::Bytes, Rejec
     };
     let outcome = tokio::time::timeout(budget, call).await;
     let response = match outcome {
+        Err(_elapsed) if remaining <= limit => {
+            return Err(Rejection::new(
+                Reason::DeadlineExceeded,
+                "the caller's deadline passed before the adapter answered",
+            ));
+        }
         Err(_elapsed) => {
             return Err(Rejection::new(
                 Reason::AdapterTimeout,

@@ -102,6 +102,7 @@ impl OneStop for OneStopApi {
             parent,
             trace,
             deadline: received + budget.saturating_sub(reserve),
+            grace: reserve / 2,
             stack: self.stack.clone(),
         };
         let legs = runner.run().await;

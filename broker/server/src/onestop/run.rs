@@ -1,7 +1,11 @@
 //! Running a recipe's legs: each as soon as the legs it reads have settled, every call of a
 //! leg at once, each call through the exchange stack as a child exchange.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use futures::{StreamExt as _, stream::FuturesUnordered};
@@ -34,6 +38,10 @@ pub(super) struct Runner<'r> {
     pub(super) trace: TraceContext,
     /// When every leg must have answered.
     pub(super) deadline: Instant,
+    /// How long past `deadline` a call may take to record its own outcome before the runner
+    /// stops waiting for it (the stack ends the adapter's wait at `deadline` and writes the
+    /// completion record; this only guards against a stack that does not).
+    pub(super) grace: Duration,
     pub(super) stack: ExchangeService,
 }
 
@@ -119,6 +127,7 @@ impl Runner<'_> {
         let context = Arc::new(LegContext {
             parent: self.parent,
             fields: leg.fields.clone(),
+            timeout: leg.timeout,
         });
         let started = Instant::now();
         let calls: Vec<(LegCall, Option<DynamicMessage>)> = futures::future::join_all(
@@ -136,8 +145,8 @@ impl Runner<'_> {
         (index, Settled { calls, answer })
     }
 
-    /// One child exchange through the stack, bounded by the leg's timeout and the run's
-    /// deadline.
+    /// One child exchange through the stack: the run's deadline bounds it, and the leg's
+    /// timeout bounds the adapter's answer (in the stack, like a route's timeout).
     async fn call(
         &self,
         leg: &Leg,
@@ -146,7 +155,6 @@ impl Runner<'_> {
         started: Instant,
     ) -> (LegCall, Option<DynamicMessage>) {
         let id = ExchangeId::generate();
-        let deadline = self.deadline.min(Instant::now() + leg.timeout);
         let incoming = Incoming {
             id,
             requested_id: None,
@@ -154,18 +162,23 @@ impl Runner<'_> {
             caller: self.caller.clone(),
             metadata: self.metadata(leg),
             body,
-            deadline,
+            deadline: self.deadline,
             trace: self.trace.child(),
             recorded: Recorded::default(),
             leg: Some(context),
         };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let outcome =
-            match tokio::time::timeout(remaining, self.stack.clone().oneshot(incoming)).await {
-                Ok(Ok(reply)) => minimise(leg, &reply.body).map(|answer| (answer, reply.receipt)),
-                Ok(Err(rejection)) => Err(rejection),
-                Err(_elapsed) => Err(past_deadline(leg, deadline, self.deadline)),
-            };
+        let wait = self.deadline.saturating_duration_since(Instant::now()) + self.grace;
+        let outcome = match tokio::time::timeout(wait, self.stack.clone().oneshot(incoming)).await {
+            Ok(Ok(reply)) => minimise(leg, &reply.body).map(|answer| (answer, reply.receipt)),
+            Ok(Err(rejection)) => Err(rejection),
+            Err(_elapsed) => Err(Rejection::new(
+                Reason::DeadlineExceeded,
+                format!(
+                    "leg {} had not answered when the caller's deadline came",
+                    leg.name
+                ),
+            )),
+        };
         let latency_us = started.elapsed().as_micros() as u64;
         match outcome {
             Ok((answer, receipt)) => {
@@ -225,28 +238,6 @@ fn minimise(leg: &Leg, body: &Bytes) -> Result<DynamicMessage, Rejection> {
         })?;
     leg.fields.apply(&mut answer);
     Ok(answer)
-}
-
-/// The call ran out of time: the leg's own timeout, or the run's deadline.
-fn past_deadline(leg: &Leg, call_deadline: Instant, run_deadline: Instant) -> Rejection {
-    if call_deadline < run_deadline {
-        Rejection::new(
-            Reason::AdapterTimeout,
-            format!(
-                "leg {} did not answer within its timeout of {} ms",
-                leg.name,
-                leg.timeout.as_millis()
-            ),
-        )
-    } else {
-        Rejection::new(
-            Reason::DeadlineExceeded,
-            format!(
-                "leg {} had not answered when the caller's deadline came",
-                leg.name
-            ),
-        )
-    }
 }
 
 /// A call that was never made: no exchange id, the reason it could not be.
