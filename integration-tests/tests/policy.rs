@@ -109,8 +109,27 @@ async fn every_policy_denial_has_its_reason() {
     system.stack.stop().await;
 }
 
-/// A rule file granting the tax office the transcript with a quota of `quota` calls a day.
-fn quota_rules(quota: u32) -> String {
+/// The shipped household rule file with the tax office's rule narrowed to names and a quota
+/// of `quota` calls a day. The other rules stay: the shipped recipes run under them, and a
+/// policy whose recipes lose their rules does not compile.
+fn quota_rules(shipped: &str, quota: u32) -> String {
+    const TAX_RULE: &str = "id = \"household-transcript-tax-095\"";
+    let rule_start = shipped.find(TAX_RULE).expect("the shipped tax rule");
+    let start = shipped[..rule_start]
+        .rfind("[[rule]]")
+        .expect("its table header");
+    let end = shipped[rule_start..]
+        .find("[[rule]]")
+        .map_or(shipped.len(), |next| rule_start + next);
+    format!(
+        "{}{}\n{}",
+        &shipped[..start],
+        narrowed_tax_rule(quota),
+        &shipped[end..]
+    )
+}
+
+fn narrowed_tax_rule(quota: u32) -> String {
     format!(
         r#"[[rule]]
 id = "household-transcript-tax-095"
@@ -129,7 +148,8 @@ quota = {{ requests = {quota}, per_seconds = 86400 }}
 async fn quota_is_enforced_per_rule_and_client() {
     let system = System::start().await;
     let rules = system.sandbox.policy_dir().join("rules/household.toml");
-    std::fs::write(&rules, quota_rules(2)).expect("write rules");
+    let shipped = std::fs::read_to_string(&rules).expect("read");
+    std::fs::write(&rules, quota_rules(&shipped, 2)).expect("write rules");
     system.stack.broker_policy.reload().expect("a valid policy");
     let subject = system.someone();
     system
@@ -181,7 +201,7 @@ async fn reload_swaps_policy_without_dropping_calls_and_refuses_a_bad_one() {
     let reloads = async {
         for round in 0..10 {
             let text = if round % 2 == 0 {
-                quota_rules(1_000_000)
+                quota_rules(&original, 1_000_000)
             } else {
                 original.clone()
             };
@@ -194,7 +214,7 @@ async fn reload_swaps_policy_without_dropping_calls_and_refuses_a_bad_one() {
     assert_eq!(answered, 40);
 
     // A good policy takes effect: the narrowed rule releases only names.
-    std::fs::write(&rules, quota_rules(1_000_000)).expect("write");
+    std::fs::write(&rules, quota_rules(&original, 1_000_000)).expect("write");
     let version = system.stack.broker_policy.reload().expect("valid policy");
     assert_ne!(version, before);
     assert_eq!(policy_version(&system).await.policy_version, version);
