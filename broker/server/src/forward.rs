@@ -166,12 +166,7 @@ async fn relay(exchange: &Exchange, allow: &Allow) -> Result<bytes::Bytes, Rejec
     };
     let outcome = tokio::time::timeout(budget, call).await;
     let response = match outcome {
-        Err(_elapsed) if remaining <= limit => {
-            return Err(Rejection::new(
-                Reason::DeadlineExceeded,
-                "the caller's deadline passed before the adapter answered",
-            ));
-        }
+        Err(_elapsed) if remaining <= limit => return Err(callers_deadline_passed()),
         Err(_elapsed) => {
             return Err(Rejection::new(
                 Reason::AdapterTimeout,
@@ -179,7 +174,12 @@ async fn relay(exchange: &Exchange, allow: &Allow) -> Result<bytes::Bytes, Rejec
             ));
         }
         Ok(Err(status)) => {
-            let rejection = adapter_rejection(&status);
+            let mut rejection = adapter_rejection(&status);
+            // The adapter was given the same budget and may give up a moment before our timer:
+            // when the caller's deadline was the binding one, say so, as the timer would have.
+            if rejection.reason() == Reason::AdapterTimeout && remaining <= limit {
+                rejection = callers_deadline_passed();
+            }
             route.available.store(
                 rejection.reason() != Reason::AdapterUnavailable,
                 Ordering::Relaxed,
@@ -202,6 +202,13 @@ async fn relay(exchange: &Exchange, allow: &Allow) -> Result<bytes::Bytes, Rejec
     // Minimisation: every field the rule does not release is cleared, at any depth.
     allow.fields.apply(&mut message);
     Ok(bytes::Bytes::from(prost::Message::encode_to_vec(&message)))
+}
+
+fn callers_deadline_passed() -> Rejection {
+    Rejection::new(
+        Reason::DeadlineExceeded,
+        "the caller's deadline passed before the adapter answered",
+    )
 }
 
 /// What the adapter sees: the exchange id, the caller's purpose, consent and trace context,
