@@ -373,8 +373,16 @@ async fn the_audit_log_holds_the_parent_and_a_record_for_every_leg_call_on_one_t
             for record in own {
                 let exchange = record.exchange().expect("exchange record");
                 assert_eq!(
-                    exchange.parent_exchange_id.as_deref(),
+                    exchange.parent_exchange_id(),
                     Some(response.exchange_id.as_str())
+                );
+                let step = exchange
+                    .recipe
+                    .as_ref()
+                    .expect("a leg record names its recipe");
+                assert_eq!(
+                    (step.recipe.as_str(), step.leg.as_str()),
+                    ("welfare-eligibility", leg.leg.as_str())
                 );
                 assert_eq!(exchange.trace_id, parent.exchange.trace_id);
                 assert_eq!(exchange.service, leg.service);
@@ -401,6 +409,66 @@ async fn the_audit_log_holds_the_parent_and_a_record_for_every_leg_call_on_one_t
         })
         .expect("completion");
     assert!(!released.contains(&"C011".to_owned()), "{released:?}");
+
+    // The citizen sees the run and each step about them, each saying it was part of the
+    // welfare-eligibility service.
+    let listing = my_exchanges(&system).await;
+    let run = listing
+        .iter()
+        .find(|e| e.exchange_id == response.exchange_id)
+        .expect("the run is listed to its consent subject");
+    assert_eq!(
+        (run.method.as_str(), run.recipe.as_str(), run.allowed),
+        ("/tongdao.v1.OneStop/RunRecipe", "welfare-eligibility", true)
+    );
+    let household = listing
+        .iter()
+        .find(|e| &e.exchange_id == household_call)
+        .expect("the household step is listed");
+    assert_eq!(
+        (
+            household.recipe.as_str(),
+            household.recipe_leg.as_str(),
+            household.parent_exchange_id.as_str()
+        ),
+        (
+            "welfare-eligibility",
+            "household",
+            response.exchange_id.as_str()
+        )
+    );
+    let income_call = &calls(&response, "applicant_income")[0].exchange_id;
+    let income = listing
+        .iter()
+        .find(|e| &e.exchange_id == income_call)
+        .expect("the refused income step is listed too");
+    assert_eq!(
+        (
+            income.allowed,
+            income.reason.as_str(),
+            income.recipe_leg.as_str()
+        ),
+        (false, "CONSENT_REQUIRED", "applicant_income")
+    );
+}
+
+/// The sandbox citizen's own MyData listing.
+async fn my_exchanges(system: &System) -> Vec<tongdao_schemas::v1::MyDataEntry> {
+    let request = tongdao_schemas::v1::ListExchangesRequest {
+        national_id: system.sandbox.citizen_id().to_owned(),
+    };
+    let (body, _) = system
+        .call(
+            &system.sandbox.identity("citizens/valid"),
+            "tongdao.v1.MyData/ListExchanges",
+            bytes::Bytes::from(prost::Message::encode_to_vec(&request)),
+            &[],
+        )
+        .await
+        .expect("listed");
+    <tongdao_schemas::v1::ListExchangesResponse as prost::Message>::decode(body)
+        .expect("decodes")
+        .entries
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,7 +625,7 @@ async fn the_directory_lists_a_callers_recipes_and_whole_run_refusals_are_specif
             found
                 .as_ref()
                 .ok()
-                .and_then(|f| f.record.exchange().map(|e| e.parent_exchange_id.is_some()))
+                .and_then(|f| f.record.exchange().map(|e| e.recipe.is_some()))
                 .unwrap_or(false)
         })
         .count();

@@ -25,8 +25,8 @@ pub use merkle::{Hash, empty_root, leaf_hash, node_hash, verify_consistency, ver
 pub use reader::LogReader;
 pub use record::{
     AuditRecord, CertificateId, Client, ConsentChange, Denial, ExchangeCompletion, ExchangeContext,
-    ExchangeIntent, LegCallOutcome, MAX_RECORD_BYTES, Outcome, Permit, PolicyChange, RecipeRun,
-    Sha256Digest, SubjectPseudonym, Timestamp, grpc_code_name,
+    ExchangeIntent, LegCallOutcome, MAX_RECORD_BYTES, Outcome, Permit, PolicyChange, RecipeLeg,
+    RecipeRun, Sha256Digest, SubjectPseudonym, Timestamp, grpc_code_name,
 };
 pub use search::{Found, Query, Search, search};
 pub use segment::{FileLayer, SEGMENT_ENTRIES, SegmentFile, StdFileLayer};

@@ -126,11 +126,30 @@ pub struct ExchangeContext {
     pub subject: Option<SubjectPseudonym>,
     /// Consent id presented, when any.
     pub consent_id: Option<String>,
-    /// For a leg of a one-stop recipe, the exchange id of the recipe run it belongs to (its
-    /// `recipe_run` record). Added after version 1: omitted when absent, so records written
-    /// before it keep their one encoding.
+    /// For a leg of a one-stop recipe: which recipe, which leg, and the run it belongs to.
+    /// Added after version 1: omitted when absent, so records written before it keep their one
+    /// encoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_exchange_id: Option<String>,
+    pub recipe: Option<RecipeLeg>,
+}
+
+impl ExchangeContext {
+    /// The recipe run this exchange is a leg of, if any.
+    pub fn parent_exchange_id(&self) -> Option<&str> {
+        self.recipe.as_ref().map(|r| r.parent_exchange_id.as_str())
+    }
+}
+
+/// Where a leg's exchange belongs: so each of its records says on its own that it was one step
+/// of a one-stop service (a citizen shown it sees why), and links to the run's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipeLeg {
+    /// The recipe's name, e.g. `welfare-eligibility`.
+    pub recipe: String,
+    /// The leg's name in the recipe, e.g. `members_land`.
+    pub leg: String,
+    /// The exchange id of the run (its `recipe_run` record).
+    pub parent_exchange_id: String,
 }
 
 /// The calling principal as read from its verified client certificate.
@@ -329,7 +348,7 @@ pub struct PolicyChange {
 pub struct RecipeRun {
     /// When the last leg answered.
     pub at: Timestamp,
-    /// The parent exchange: its id is every leg's `parent_exchange_id`; `service` is
+    /// The parent exchange: its id is every leg's `recipe.parent_exchange_id`; `service` is
     /// `/tongdao.v1.OneStop/RunRecipe`; `subject` is the recipe's consent subject (or its
     /// first person input).
     pub exchange: ExchangeContext,

@@ -60,7 +60,7 @@ impl Query {
             };
             // A recipe run's id also finds its legs' records.
             let exchange_matches = same(&self.exchange_id, Some(&exchange.exchange_id))
-                || same(&self.exchange_id, exchange.parent_exchange_id.as_deref());
+                || same(&self.exchange_id, exchange.parent_exchange_id());
             if !exchange_matches
                 || !same(&self.trace_id, exchange.trace_id.as_deref())
                 || !same(&self.agency, exchange.client.agency())

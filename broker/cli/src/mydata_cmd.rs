@@ -218,6 +218,17 @@ pub fn render(listing: &ListExchangesResponse) -> String {
             "  purpose: {} {}",
             entry.purpose_code, entry.purpose_name
         );
+        if !entry.recipe.is_empty() {
+            let step = if entry.recipe_leg.is_empty() {
+                "the one-stop run".to_owned()
+            } else {
+                format!(
+                    "step {} of run {}",
+                    entry.recipe_leg, entry.parent_exchange_id
+                )
+            };
+            let _ = writeln!(out, "  one-stop: {} ({step})", entry.recipe);
+        }
         if !entry.rule_id.is_empty() {
             let _ = writeln!(
                 out,

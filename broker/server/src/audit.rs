@@ -140,7 +140,10 @@ impl Auditor {
             consent_id: exchange
                 .header(CONSENT_HEADER)
                 .and_then(crate::consent::audited_consent_id),
-            parent_exchange_id: exchange.leg.as_ref().map(|leg| leg.parent.to_string()),
+            recipe: exchange
+                .leg
+                .as_deref()
+                .map(crate::exchange::LegContext::audited),
         }
     }
 
@@ -253,7 +256,7 @@ impl Auditor {
                 subject: denied_subject(&incoming.path, &incoming.body)
                     .map(|id| SubjectPseudonym::derive(&self.pseudonym_key, &id)),
                 consent_id: incoming.consent.clone(),
-                parent_exchange_id: incoming.parent.clone(),
+                recipe: incoming.recipe.clone(),
             },
             policy_version,
             outcome: outcome(Some(rejection)),
@@ -292,7 +295,7 @@ pub(crate) struct DenialFacts {
     pub(crate) path: String,
     purpose: Option<String>,
     consent: Option<String>,
-    parent: Option<String>,
+    recipe: Option<tongdao_audit::RecipeLeg>,
     body: bytes::Bytes,
     pub(crate) received: Instant,
 }
@@ -314,7 +317,7 @@ impl DenialFacts {
             path: path.to_owned(),
             purpose: None,
             consent: None,
-            parent: None,
+            recipe: None,
             body: body.into(),
             received: Instant::now(),
         }
@@ -349,7 +352,10 @@ impl DenialFacts {
             consent: header(CONSENT_HEADER)
                 .as_deref()
                 .and_then(crate::consent::audited_consent_id),
-            parent: incoming.leg.as_ref().map(|leg| leg.parent.to_string()),
+            recipe: incoming
+                .leg
+                .as_deref()
+                .map(crate::exchange::LegContext::audited),
             body: incoming.body.clone(),
             received: Instant::now(),
         }

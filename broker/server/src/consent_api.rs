@@ -124,7 +124,7 @@ impl ConsentApi {
                     .as_ref()
                     .map(|id| self.auditor.pseudonym(id.as_str())),
                 consent_id: consent_id.and_then(crate::consent::audited_consent_id),
-                parent_exchange_id: None,
+                recipe: None,
             },
             policy_version: Some(self.policy.load().version().to_owned()),
             outcome: Outcome {

@@ -113,6 +113,11 @@ fn entry(exchange_id: String, records: &[Found], policy: &Policy) -> MyDataEntry
         entry.at = first.record.at().to_string();
         if let Some(exchange) = first.record.exchange() {
             entry.method = exchange.service.clone();
+            if let Some(leg) = &exchange.recipe {
+                entry.recipe = leg.recipe.clone();
+                entry.recipe_leg = leg.leg.clone();
+                entry.parent_exchange_id = leg.parent_exchange_id.clone();
+            }
             if let Some(code) = exchange.client.agency() {
                 entry.agency_code = code.to_owned();
                 entry.agency_name = policy
@@ -152,10 +157,13 @@ fn entry(exchange_id: String, records: &[Found], policy: &Policy) -> MyDataEntry
                     .clone()
                     .unwrap_or_else(|| denial.outcome.code_name().to_owned());
             }
-            // A recipe run is listed through its legs, each an exchange about its own subject.
-            AuditRecord::ConsentChange(_)
-            | AuditRecord::PolicyChange(_)
-            | AuditRecord::RecipeRun(_) => {}
+            // The run about the citizen: which one-stop service, and that it was answered; what
+            // each step released is in the steps' own entries.
+            AuditRecord::RecipeRun(run) => {
+                entry.recipe = run.recipe.clone();
+                entry.allowed = run.outcome.code == 0;
+            }
+            AuditRecord::ConsentChange(_) | AuditRecord::PolicyChange(_) => {}
         }
         entry.records.push(ProvenRecord {
             index: found.index,

@@ -226,7 +226,7 @@ impl OneStopApi {
                 purpose: Some(response.purpose.clone()),
                 subject: run_subject(recipe, input).map(|id| self.auditor.pseudonym(&id)),
                 consent_id: consent.and_then(crate::consent::audited_consent_id),
-                parent_exchange_id: None,
+                recipe: None,
             },
             recipe: recipe.name.clone(),
             policy_version: response.policy_version.clone(),

@@ -19,7 +19,7 @@ fn sample() -> AuditRecord {
             purpose: Some("015".into()),
             subject: Some(SubjectPseudonym::derive(&key, "A123456789")),
             consent_id: None,
-            parent_exchange_id: None,
+            recipe: None,
         },
         permit: Permit {
             rule_id: "land-reads-household".into(),
@@ -83,19 +83,23 @@ fn a_leg_names_its_parent_and_a_direct_exchange_keeps_its_version_1_encoding() {
     let direct = sample().encode().expect("encodes");
     let text = std::str::from_utf8(&direct).expect("utf-8");
     assert!(
-        !text.contains("parent_exchange_id"),
+        !text.contains("recipe"),
         "records without a parent keep their one encoding: {text}"
     );
     let AuditRecord::ExchangeIntent(mut intent) = sample() else {
         unreachable!("sample is an intent")
     };
-    intent.exchange.parent_exchange_id = Some("0190b8a4-0000-7000-8000-000000000001".into());
+    intent.exchange.recipe = Some(RecipeLeg {
+        recipe: "welfare-eligibility".into(),
+        leg: "household".into(),
+        parent_exchange_id: "0190b8a4-0000-7000-8000-000000000001".into(),
+    });
     let leg = AuditRecord::ExchangeIntent(intent);
     let bytes = leg.encode().expect("encodes");
     let text = std::str::from_utf8(&bytes).expect("utf-8");
     assert!(
         text.contains(
-            r#""consent_id":null,"parent_exchange_id":"0190b8a4-0000-7000-8000-000000000001"}"#
+            r#""consent_id":null,"recipe":{"recipe":"welfare-eligibility","leg":"household","parent_exchange_id":"0190b8a4-0000-7000-8000-000000000001"}}"#
         ),
         "{text}"
     );

@@ -47,7 +47,7 @@ pub(crate) fn record(i: u64) -> AuditRecord {
             &national_id(i / 2),
         )),
         consent_id: None,
-        parent_exchange_id: None,
+        recipe: None,
     };
     let at = Timestamp::from_unix_micros(1_767_225_600_000_000 + i as i64 * 1_000);
     if i.is_multiple_of(2) {

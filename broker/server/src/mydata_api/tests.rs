@@ -29,7 +29,7 @@ fn context(exchange_id: &str, agency: &str, purpose: &str) -> ExchangeContext {
         purpose: Some(purpose.into()),
         subject: Some(SubjectPseudonym::derive(&[7; 32], "A123456789")),
         consent_id: None,
-        parent_exchange_id: None,
+        recipe: None,
     }
 }
 

@@ -125,6 +125,8 @@ impl Runner<'_> {
     /// Every call of one leg, at once.
     async fn run_leg(&self, index: usize, leg: &Leg, bodies: Vec<Bytes>) -> (usize, Settled) {
         let context = Arc::new(LegContext {
+            recipe: self.recipe.name.as_str().into(),
+            leg: leg.name.as_str().into(),
             parent: self.parent,
             fields: leg.fields.clone(),
             timeout: leg.timeout,
