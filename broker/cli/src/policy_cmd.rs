@@ -48,6 +48,21 @@ enum PolicyCommand {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Explain a one-stop recipe: its inputs and, per client agency, the rule each leg runs
+    /// under, its legal basis, whether it needs the consent, and the fields the leg receives.
+    Recipe {
+        /// The recipe's name, e.g. welfare-eligibility.
+        name: String,
+        /// Policy directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// Only this client agency (機關代碼).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Time of the run, RFC 3339 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Which agency/service/purpose combinations gain or lose access or fields.
     Diff {
         /// The policy directory in force.
@@ -83,6 +98,23 @@ pub(crate) fn run(args: PolicyArgs) -> ExitCode {
                 now_unix,
             };
             Ok(tools::explain(&sources, &request))
+        }),
+        PolicyCommand::Recipe {
+            name,
+            dir,
+            agency,
+            at,
+        } => read(&dir).and_then(|sources| {
+            let now_unix = match at {
+                Some(at) => parse_time(&at)?,
+                None => now_unix(),
+            };
+            Ok(tools::explain_recipe(
+                &sources,
+                &name,
+                agency.as_deref(),
+                now_unix,
+            ))
         }),
         PolicyCommand::Diff { old, new } => {
             read(&old).and_then(|old| read(&new).map(|new| tools::diff(&old, &new)))

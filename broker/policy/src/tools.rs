@@ -31,13 +31,15 @@ pub fn lint(sources: &PolicySources) -> Report {
     match Policy::compile(sources) {
         Ok(policy) => Report {
             text: format!(
-                "policy {}: {} agencies, {} services, {} purposes, {} roles, {} rules; no problems\n",
+                "policy {}: {} agencies, {} services, {} purposes, {} roles, {} rules, {} \
+                 recipes; no problems\n",
                 policy.version(),
                 policy.agencies().agencies().len(),
                 policy.services().entries().len(),
                 policy.purposes().entries().len(),
                 policy.roles().entries().len(),
-                policy.rules().len()
+                policy.rules().len(),
+                policy.recipes().len()
             ),
             ok: true,
         },
@@ -47,6 +49,125 @@ pub fn lint(sources: &PolicySources) -> Report {
             if errors.len() == 1 { "" } else { "s" }
         )),
     }
+}
+
+/// Explains a recipe: what the caller supplies, and for each client agency (or only `agency`)
+/// the rule each leg runs under at `now_unix` — legal basis, whether it needs the consent — and
+/// what the leg receives of what the rule releases. Not ok when the recipe is unknown, the
+/// agency is not a client, or a leg would be refused.
+pub fn explain_recipe(
+    sources: &PolicySources,
+    name: &str,
+    agency: Option<&str>,
+    now_unix: i64,
+) -> Report {
+    let policy = match Policy::compile(sources) {
+        Ok(policy) => policy,
+        Err(errors) => return Report::failed(format!("the policy does not compile:\n{errors}\n")),
+    };
+    let Some(recipe) = policy.recipe(name) else {
+        let known: Vec<&str> = policy.recipes().iter().map(|r| r.name.as_str()).collect();
+        return Report::failed(format!(
+            "no recipe named {name:?} (recipes: {})\n",
+            known.join(", ")
+        ));
+    };
+    let clients: Vec<&str> = match agency {
+        Some(code) if recipe.agencies.iter().any(|a| a == code) => vec![code],
+        Some(code) => {
+            return Report::failed(format!(
+                "agency {code} is not a client of recipe {name} (clients: {})\n",
+                recipe.agencies.join(", ")
+            ));
+        }
+        None => recipe.agencies.iter().map(String::as_str).collect(),
+    };
+    let mut text = String::new();
+    let mut ok = true;
+    let _ = writeln!(text, "policy {}", policy.version());
+    let _ = writeln!(
+        text,
+        "recipe {} ({}:{}): {}",
+        recipe.name, recipe.file, recipe.line, recipe.title
+    );
+    let _ = writeln!(text, "purpose: {}", recipe.purpose);
+    let inputs: Vec<String> = recipe
+        .inputs
+        .iter()
+        .map(|i| format!("{} ({})", i.name, i.kind.as_str()))
+        .collect();
+    let _ = writeln!(text, "inputs: {}", inputs.join(", "));
+    if let Some(subject) = &recipe.consent_subject {
+        let _ = writeln!(
+            text,
+            "consent: of {subject}, presented on the legs about them"
+        );
+    }
+    for code in clients {
+        let agency_name = policy
+            .agencies()
+            .by_code(code)
+            .map_or("", |a| a.name.as_str());
+        let _ = writeln!(text, "client {code} ({agency_name}):");
+        for leg in &recipe.legs {
+            let reads: Vec<&str> = leg
+                .depends_on
+                .iter()
+                .filter_map(|&i| recipe.legs.get(i).map(|l| l.name.as_str()))
+                .collect();
+            let mut shape = if reads.is_empty() {
+                "at once".to_owned()
+            } else {
+                format!("after {}", reads.join(", "))
+            };
+            if leg.fans_out() {
+                shape.push_str(", once per item");
+            }
+            let _ = writeln!(text, "  leg {} ({shape}) → {}", leg.name, leg.service);
+            let request = DecisionRequest {
+                agency_code: Some(code),
+                method: &leg.service,
+                purpose: Some(&recipe.purpose.to_string()),
+                now_unix,
+            };
+            match policy.decide(&request) {
+                Decision::Allow(allow) => {
+                    let rule = policy.rule(&allow.rule_id);
+                    let basis = rule.map_or(String::new(), |r| match &r.citation {
+                        Some(citation) => format!("{} ({citation})", r.legal_basis),
+                        None => r.legal_basis.to_string(),
+                    });
+                    let _ = writeln!(text, "    rule {}: {basis}", allow.rule_id);
+                    let consent = match (allow.consent_required, leg.consent) {
+                        (true, _) => "needs the consent",
+                        (false, true) => "consent presented, not needed",
+                        (false, false) => "no consent",
+                    };
+                    let _ = writeln!(
+                        text,
+                        "    {consent}; receives {} of the {} leaf fields the rule releases",
+                        released_leaves(&leg.fields),
+                        released_leaves(&allow.fields)
+                    );
+                    let _ = writeln!(text, "    fields: {}", leg.fields.paths().join(", "));
+                }
+                Decision::Deny(denial) => {
+                    ok = false;
+                    let _ = writeln!(
+                        text,
+                        "    DENY {} — {}",
+                        denial.reason().as_str_name(),
+                        denial.message()
+                    );
+                }
+            }
+        }
+    }
+    Report { text, ok }
+}
+
+fn released_leaves(mask: &crate::mask::FieldMask) -> usize {
+    mask.leaves().iter().filter(|leaf| leaf.released).count()
 }
 
 /// Runs fixture files (name → text) against the compiled policy.

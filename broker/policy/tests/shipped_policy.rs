@@ -81,3 +81,44 @@ fn version_is_deterministic_and_content_bound() {
     let c = Policy::compile(&changed).expect("compiles");
     assert_ne!(a.version(), c.version());
 }
+
+#[test]
+fn every_shipped_recipe_explains_with_a_rule_for_every_leg_of_every_client() {
+    let sources = shipped();
+    let policy = Policy::compile(&sources).expect("compiles");
+    assert_eq!(policy.recipes().len(), 3);
+    let now = 1_798_761_600; // 2027-01-01
+    for recipe in policy.recipes() {
+        let report = tools::explain_recipe(&sources, &recipe.name, None, now);
+        assert!(report.ok, "{}", report.text);
+        let rules = report.text.matches("    rule ").count();
+        assert_eq!(
+            rules,
+            recipe.legs.len() * recipe.agencies.len(),
+            "{}",
+            report.text
+        );
+        assert!(!report.text.contains("DENY"), "{}", report.text);
+    }
+    // Welfare: the household is read under duty, the applicant's income with the consent.
+    let welfare = tools::explain_recipe(&sources, "welfare-eligibility", Some("379010000A"), now);
+    assert!(
+        welfare
+            .text
+            .contains("leg members_land (after household, once per item)"),
+        "{}",
+        welfare.text
+    );
+    assert!(
+        welfare
+            .text
+            .contains("rule tax-income-welfare-consent: consent"),
+        "{}",
+        welfare.text
+    );
+    // Not a client, or no such recipe: a failed report saying so.
+    let outsider = tools::explain_recipe(&sources, "welfare-eligibility", Some("307010000D"), now);
+    assert!(!outsider.ok && outsider.text.contains("not a client"));
+    let unknown = tools::explain_recipe(&sources, "nope", None, now);
+    assert!(!unknown.ok && unknown.text.contains("no recipe named"));
+}
