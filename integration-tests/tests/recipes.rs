@@ -719,3 +719,27 @@ fn completion_reason(system: &System, id: &str) -> Option<String> {
         _ => None,
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_use_consent_covers_one_whole_run() {
+    let system = System::start().await;
+    let policy = sandbox_policy(&system.sandbox).expect("sandbox policy");
+    let mut welfare = prepare(&system, &policy, "welfare-eligibility", false).await;
+    let recipe = policy.recipe("welfare-eligibility").expect("recipe");
+    let grantee = agency_code(&policy, &welfare.identity).expect("code");
+    let mut request = consent_request(&system.sandbox, recipe, &grantee);
+    request.single_use = true;
+    welfare.consent = Some(
+        recipes::grant_consent(&system.sandbox, request)
+            .await
+            .expect("granted"),
+    );
+    // Both consent legs run at once and share the one use.
+    let first = run(&system, &welfare).await;
+    all_answered(&first);
+    // The next run finds it used, on every leg that needs it; the others still answer.
+    let second = run(&system, &welfare).await;
+    assert_eq!(reasons(&second, "applicant_income"), ["CONSENT_USED"]);
+    assert_eq!(reasons(&second, "applicant_property"), ["CONSENT_USED"]);
+    assert_eq!(reasons(&second, "household"), ["OK"]);
+}

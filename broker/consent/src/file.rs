@@ -90,6 +90,8 @@ struct Entry {
     durable: bool,
     revoked: Option<Mark>,
     used: Option<Mark>,
+    /// The recipe run whose leg used it, when one did.
+    used_by: Option<String>,
 }
 
 /// A revocation or use: in force from the moment it is recorded in memory (so concurrent
@@ -107,6 +109,7 @@ impl Entry {
             subject_matches: self.consent.subject == *subject,
             revoked_at: self.revoked.map(|m| m.at),
             used_at: self.used.map(|m| m.at),
+            used_by: self.used_by.as_deref(),
         }
     }
 }
@@ -122,6 +125,7 @@ impl State {
                 durable,
                 revoked: None,
                 used: None,
+                used_by: None,
             },
         );
         self.by_subject.entry(subject).or_default().push(id);
@@ -390,19 +394,43 @@ impl FileStore {
             }
             not_after
         };
-        // Single use: test and set under the write lock, so one concurrent check wins.
+        // Single use: test and set under the write lock, so one concurrent check wins. A leg of
+        // the run that used it shares that use, once it is durable.
         let mark = Mark {
             at: usage.now,
             durable: false,
         };
-        let written = {
-            let mut state = self.inner.write();
-            let entry = state.granted_mut(id).ok_or(Refusal::Unknown)?;
-            evaluate(&entry.standing(&subject), usage)?;
-            entry.used = Some(mark);
-            self.inner
-                .queue
-                .append(encode_line(&EventOut::Use { id, at: usage.now }))
+        let written = loop {
+            let pending = {
+                let mut state = self.inner.write();
+                let entry = state.granted_mut(id).ok_or(Refusal::Unknown)?;
+                evaluate(&entry.standing(&subject), usage)?;
+                match entry.used {
+                    // Used by this run already (`evaluate` let it through), and recorded.
+                    Some(used) if used.durable => {
+                        return Ok(Permit {
+                            id: *id,
+                            consumed: false,
+                            not_after,
+                        });
+                    }
+                    // Used by this run, still being written: wait for the outcome.
+                    Some(_) => None,
+                    None => {
+                        entry.used = Some(mark);
+                        entry.used_by = usage.run.map(str::to_owned);
+                        Some(self.inner.queue.append(encode_line(&EventOut::Use {
+                            id,
+                            at: usage.now,
+                            run: usage.run,
+                        })))
+                    }
+                }
+            };
+            match pending {
+                Some(written) => break written,
+                None => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+            }
         };
         let result = written.await;
         let mut state = self.inner.write();
@@ -412,13 +440,18 @@ impl FileStore {
             // On failure the consent is usable again: before anything else is written the
             // writer cuts the file back to what was acknowledged, so this use cannot
             // surface later.
-            entry.used = match result {
-                Ok(()) => Some(Mark {
-                    durable: true,
-                    ..mark
-                }),
-                Err(_) => None,
-            };
+            match result {
+                Ok(()) => {
+                    entry.used = Some(Mark {
+                        durable: true,
+                        ..mark
+                    });
+                }
+                Err(_) => {
+                    entry.used = None;
+                    entry.used_by = None;
+                }
+            }
         }
         result?;
         Ok(Permit {
@@ -465,19 +498,44 @@ impl ConsentStore for FileStore {
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum EventOut<'a> {
-    Header { format: &'a str, version: u32 },
-    Grant { consent: ConsentOut<'a, Pseudonym> },
-    Revoke { id: &'a ConsentId, at: Timestamp },
-    Use { id: &'a ConsentId, at: Timestamp },
+    Header {
+        format: &'a str,
+        version: u32,
+    },
+    Grant {
+        consent: ConsentOut<'a, Pseudonym>,
+    },
+    Revoke {
+        id: &'a ConsentId,
+        at: Timestamp,
+    },
+    Use {
+        id: &'a ConsentId,
+        at: Timestamp,
+        /// The recipe run whose leg used it; absent for a direct exchange (and in logs
+        /// written before recipes), so those lines keep their form.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        run: Option<&'a str>,
+    },
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum EventIn {
     Header {},
-    Grant { consent: ConsentIn<Pseudonym> },
-    Revoke { id: ConsentId, at: Timestamp },
-    Use { id: ConsentId, at: Timestamp },
+    Grant {
+        consent: ConsentIn<Pseudonym>,
+    },
+    Revoke {
+        id: ConsentId,
+        at: Timestamp,
+    },
+    Use {
+        id: ConsentId,
+        at: Timestamp,
+        #[serde(default)]
+        run: Option<String>,
+    },
 }
 
 fn header_line() -> Vec<u8> {
@@ -601,7 +659,7 @@ fn apply(state: &mut State, event: EventIn) -> Result<(), String> {
                 .ok_or_else(|| format!("revocation of unknown consent {id}"))?;
             entry.revoked.get_or_insert(Mark { at, durable: true });
         }
-        EventIn::Use { id, at } => {
+        EventIn::Use { id, at, run } => {
             let entry = state
                 .consents
                 .get_mut(&id)
@@ -613,6 +671,7 @@ fn apply(state: &mut State, event: EventIn) -> Result<(), String> {
                 return Err(format!("single-use consent {id} used twice"));
             }
             entry.used = Some(Mark { at, durable: true });
+            entry.used_by = run;
         }
     }
     Ok(())

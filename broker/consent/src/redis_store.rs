@@ -286,6 +286,7 @@ impl RedisStore {
             .arg(usage.service)
             .arg(usage.purpose.as_str())
             .arg(usage.now.unix_seconds())
+            .arg(usage.run.unwrap_or(""))
             .arg(usage.fields);
         let reply: Vec<String> = invocation
             .invoke_async(&mut self.connection.clone())
@@ -421,11 +422,12 @@ end
 return out
 ";
 
-/// KEYS: consent hash. ARGV: grantee, subject, service, purpose, now, fields…
-/// The rules and their order are `store::evaluate`'s.
+/// KEYS: consent hash. ARGV: grantee, subject, service, purpose, now, run ('' for a direct
+/// exchange), fields… The rules and their order are `store::evaluate`'s; a single-use consent
+/// used by a recipe run's leg answers the run's other legs without another use.
 const CHECK: &str = r"
 local h = redis.call('HMGET', KEYS[1], 'grantee', 'subject', 'services', 'purpose', 'fields',
-  'not_after', 'single_use', 'revoked_at', 'used_at')
+  'not_after', 'single_use', 'revoked_at', 'used_at', 'used_by')
 if not h[1] then return {'unknown'} end
 if h[1] ~= ARGV[1] then return {'scope', 'grantee'} end
 if h[2] ~= ARGV[2] then return {'scope', 'subject'} end
@@ -434,7 +436,7 @@ if tonumber(ARGV[5]) >= tonumber(h[6]) then return {'expired', h[6]} end
 if not string.find(h[3], '\n' .. ARGV[3] .. '\n', 1, true) then return {'scope', 'service'} end
 if h[4] ~= ARGV[4] then return {'scope', 'purpose'} end
 local fields = h[5]
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local field = ARGV[i]
   local covered = string.find(fields, '\n' .. field .. '\n', 1, true)
   local dot = 0
@@ -446,8 +448,15 @@ for i = 6, #ARGV do
   if not covered then return {'scope', 'field', field} end
 end
 if h[7] == '1' then
-  if h[9] then return {'used', h[9]} end
-  redis.call('HSET', KEYS[1], 'used_at', ARGV[5])
+  if h[9] then
+    if ARGV[6] ~= '' and h[10] == ARGV[6] then return {'ok', h[6], '0'} end
+    return {'used', h[9]}
+  end
+  if ARGV[6] ~= '' then
+    redis.call('HSET', KEYS[1], 'used_at', ARGV[5], 'used_by', ARGV[6])
+  else
+    redis.call('HSET', KEYS[1], 'used_at', ARGV[5])
+  end
   return {'ok', h[6], '1'}
 end
 return {'ok', h[6], '0'}

@@ -71,6 +71,10 @@ pub struct Use<'a> {
     pub fields: &'a [String],
     /// The broker's clock.
     pub now: Timestamp,
+    /// The one-stop recipe run the exchange is a leg of (the run's exchange id), if any. A
+    /// single-use consent is one use for one exchange or for one whole run: its legs about the
+    /// consenting person all share the use the first of them made.
+    pub run: Option<&'a str>,
 }
 
 /// A consent allows the exchange.
@@ -184,6 +188,8 @@ pub(crate) struct Standing<'a> {
     pub(crate) subject_matches: bool,
     pub(crate) revoked_at: Option<Timestamp>,
     pub(crate) used_at: Option<Timestamp>,
+    /// The recipe run that used it, when a run's leg did.
+    pub(crate) used_by: Option<&'a str>,
 }
 
 /// Applies the rules of [`Refusal`] in their order. `Ok` means the exchange may go ahead
@@ -219,6 +225,7 @@ pub(crate) fn evaluate(standing: &Standing<'_>, usage: &Use<'_>) -> Result<(), R
     }
     if terms.validity.is_single_use()
         && let Some(at) = standing.used_at
+        && !(usage.run.is_some() && standing.used_by == usage.run)
     {
         return Err(Refusal::AlreadyUsed { at });
     }

@@ -52,6 +52,7 @@ macro_rules! conformance {
             case!(refusals_come_in_order);
             case!(single_use_is_used_once);
             case!(concurrent_single_use_gives_one_permit);
+            case!(single_use_covers_one_recipe_run);
             case!(a_refused_check_does_not_consume);
             case!(revoked_single_use_is_revoked);
             case!(grants_are_idempotent_and_ids_unique);
@@ -354,6 +355,49 @@ async fn concurrent_single_use_gives_one_permit(a: Store, b: Store) {
             "round {round}: exactly one of 16 concurrent uses"
         );
     }
+}
+
+/// One use of a single-use consent is one exchange or one recipe run: the run's legs about the
+/// consenting person, checked at once, share the use the first made; another run, or a direct
+/// exchange, finds it used.
+async fn single_use_covers_one_recipe_run(a: Store, b: Store) {
+    let consent = grant_for(citizen(), single_use(600));
+    a.grant(&consent).await.expect("granted");
+    let (grantee, subject, fields) = (welfare(), citizen(), fields());
+    let now = Timestamp::now();
+    let leg = Use {
+        run: Some("0190b8a4-0000-7000-8000-00000000000a"),
+        ..usage(&grantee, &subject, &fields, now)
+    };
+    let id = consent.id();
+    let (first, second, third) = tokio::join!(
+        check(&a, id, &leg),
+        check(&b, id, &leg),
+        check(&a, id, &leg)
+    );
+    let checks = [first, second, third];
+    assert!(checks.iter().all(Result::is_ok), "{checks:?}");
+    let consumed = checks
+        .iter()
+        .filter(|c| matches!(c, Ok(permit) if permit.consumed))
+        .count();
+    assert_eq!(consumed, 1, "one use for the whole run: {checks:?}");
+    check(&b, id, &leg)
+        .await
+        .expect("a later leg of the same run");
+    let other_run = Use {
+        run: Some("0190b8a4-0000-7000-8000-00000000000b"),
+        ..leg
+    };
+    assert_eq!(
+        check(&b, id, &other_run).await,
+        Err(Refusal::AlreadyUsed { at: now })
+    );
+    let direct = Use { run: None, ..leg };
+    assert_eq!(
+        check(&a, id, &direct).await,
+        Err(Refusal::AlreadyUsed { at: now })
+    );
 }
 
 async fn a_refused_check_does_not_consume(a: Store, b: Store) {

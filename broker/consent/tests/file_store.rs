@@ -14,7 +14,7 @@ use std::{
 use common::*;
 use tongdao_consent::{
     CheckError, ConsentId, ConsentStore, FileStore, LOG_FILE, Refusal, Revocation, StoreError,
-    Timestamp,
+    Timestamp, Use,
 };
 
 /// Opens the store, waiting out a lock held for an instant by a child process being spawned
@@ -83,6 +83,38 @@ async fn everything_survives_reopening() {
         Revocation::AlreadyRevoked { at }
     );
     assert_eq!(store.list(&neighbour()).await.expect("lists")[0].0, theirs);
+}
+
+#[tokio::test]
+async fn a_recipe_runs_use_survives_reopening() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(dir.path());
+    let consent = grant_for(citizen(), single_use(3600));
+    store.grant(&consent).await.expect("granted");
+    let (grantee, subject, fields) = (welfare(), citizen(), fields());
+    let leg = Use {
+        run: Some("0190b8a4-0000-7000-8000-00000000000c"),
+        ..usage(&grantee, &subject, &fields, Timestamp::now())
+    };
+    assert!(
+        store
+            .check(consent.id(), &leg)
+            .await
+            .expect("used")
+            .consumed
+    );
+    store.close();
+    drop(store);
+
+    // The log says which run used it: that run's remaining legs still pass, nothing else.
+    let store = open(dir.path());
+    let again = store.check(consent.id(), &leg).await.expect("same run");
+    assert!(!again.consumed);
+    let direct = Use { run: None, ..leg };
+    assert!(matches!(
+        store.check(consent.id(), &direct).await,
+        Err(CheckError::Refused(Refusal::AlreadyUsed { .. }))
+    ));
 }
 
 #[tokio::test]

@@ -91,6 +91,7 @@ pub fn usage<'a>(
         purpose: purpose(),
         fields,
         now,
+        run: None,
     }
 }
 

@@ -145,6 +145,8 @@ async fn check(
         .unwrap_or_default()
         .parse()
         .map_err(|_| scope("the exchange declares no purpose"))?;
+    // A recipe's legs share one use of a single-use consent: the run is the occasion.
+    let run = exchange.leg.as_ref().map(|leg| leg.parent.to_string());
     let usage = Use {
         grantee: &grantee,
         subject,
@@ -152,6 +154,7 @@ async fn check(
         purpose,
         fields: allow.fields.paths(),
         now: Timestamp::now(),
+        run: run.as_deref(),
     };
     match store.check(id, &usage).await {
         Ok(permit) => {
