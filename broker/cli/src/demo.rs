@@ -293,6 +293,17 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
             pki.join("grca.crt").display(),
         );
         println!();
+        println!(
+            "  tongdao call --addr {} --server-name {} \\\n    --cert {} --key {} --ca {} \\\n    --recipe moving-house --input applicant={} --input property_year=113",
+            sandbox.broker_addr(),
+            sandbox.broker_server_name(),
+            pki.join("agencies/household-dept.crt").display(),
+            pki.join("agencies/household-dept.key").display(),
+            pki.join("grca.crt").display(),
+            sandbox.citizen_id(),
+        );
+        println!("    (without the citizen's consent its consent legs are refused: exit 2)");
+        println!();
         println!("  Configuration: {}", sandbox.config_path().display());
         shutdown_signal().await;
     }
