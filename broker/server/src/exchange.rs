@@ -243,6 +243,9 @@ pub(crate) struct Reply {
     pub body: Bytes,
     /// The audit receipt of the completion record (`tongdao-receipt` trailer).
     pub receipt: Option<String>,
+    /// Whether `body` is minimised to a recipe leg's own fields (the leg's mask was the one
+    /// applied), so the runner need not mask it again.
+    pub masked_to_leg: bool,
 }
 
 #[cfg(test)]

@@ -121,7 +121,15 @@ pub(crate) async fn audited_forward(
     let result = relay(&exchange, &allow).await;
     // And no data reaches the caller without a durable completion record.
     let receipt = auditor.completion(&exchange, &allow, &result).await?;
-    result.map(|body| Reply { body, receipt })
+    let masked_to_leg = exchange
+        .leg
+        .as_ref()
+        .is_some_and(|leg| Arc::ptr_eq(&leg.fields, &allow.fields));
+    result.map(|body| Reply {
+        body,
+        receipt,
+        masked_to_leg,
+    })
 }
 
 /// Relays an exchange to its adapter, checks the answer and masks it to the rule's fields.

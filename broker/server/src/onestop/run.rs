@@ -10,7 +10,7 @@ use std::{
 use bytes::Bytes;
 use futures::{StreamExt as _, stream::FuturesUnordered};
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, ReflectMessage as _};
+use prost_reflect::DynamicMessage;
 use tongdao_core::{Reason, Rejection};
 use tongdao_policy::{Leg, Recipe};
 use tongdao_schemas::v1::{LegCall, LegResult, leg_call};
@@ -21,7 +21,8 @@ use super::leg_error;
 use crate::{
     audit::Recorded,
     exchange::{
-        CONSENT_HEADER, Caller, ExchangeId, Incoming, LegContext, PURPOSE_HEADER, TraceContext,
+        CONSENT_HEADER, Caller, ExchangeId, Incoming, LegContext, PURPOSE_HEADER, Reply,
+        TraceContext,
     },
     stack::ExchangeService,
 };
@@ -131,11 +132,18 @@ impl Runner<'_> {
             fields: leg.fields.clone(),
             timeout: leg.timeout,
         });
+        // Decoding an answer is needed only when a later leg reads it.
+        let read_later = !leg.fans_out()
+            && self
+                .recipe
+                .legs
+                .iter()
+                .any(|other| other.depends_on.contains(&index));
         let started = Instant::now();
         let calls: Vec<(LegCall, Option<DynamicMessage>)> = futures::future::join_all(
             bodies
                 .into_iter()
-                .map(|body| self.call(leg, context.clone(), body, started)),
+                .map(|body| self.call(leg, context.clone(), body, started, read_later)),
         )
         .await;
         // Later legs read only single-call legs (the policy refuses reading a fanned-out one).
@@ -155,6 +163,7 @@ impl Runner<'_> {
         context: Arc<LegContext>,
         body: Bytes,
         started: Instant,
+        read_later: bool,
     ) -> (LegCall, Option<DynamicMessage>) {
         let id = ExchangeId::generate();
         let incoming = Incoming {
@@ -171,7 +180,7 @@ impl Runner<'_> {
         };
         let wait = self.deadline.saturating_duration_since(Instant::now()) + self.grace;
         let outcome = match tokio::time::timeout(wait, self.stack.clone().oneshot(incoming)).await {
-            Ok(Ok(reply)) => minimise(leg, &reply.body).map(|answer| (answer, reply.receipt)),
+            Ok(Ok(reply)) => minimised(leg, reply, read_later),
             Ok(Err(rejection)) => Err(rejection),
             Err(_elapsed) => Err(Rejection::new(
                 Reason::DeadlineExceeded,
@@ -183,20 +192,20 @@ impl Runner<'_> {
         };
         let latency_us = started.elapsed().as_micros() as u64;
         match outcome {
-            Ok((answer, receipt)) => {
+            Ok(answer) => {
                 let call = LegCall {
                     exchange_id: id.to_string(),
                     outcome: Some(leg_call::Outcome::Response(prost_types::Any {
                         type_url: format!(
                             "type.googleapis.com/{}",
-                            answer.descriptor().full_name()
+                            leg.fields.descriptor().full_name()
                         ),
-                        value: answer.encode_to_vec(),
+                        value: answer.encoded,
                     })),
                     latency_us,
-                    receipt: receipt.unwrap_or_default(),
+                    receipt: answer.receipt.unwrap_or_default(),
                 };
-                (call, Some(answer))
+                (call, answer.message)
             }
             Err(rejection) => {
                 let call = LegCall {
@@ -227,19 +236,43 @@ impl Runner<'_> {
     }
 }
 
+/// A leg call's answer: as sent to the caller, and decoded when a later leg reads it.
+struct Answer {
+    encoded: Vec<u8>,
+    message: Option<DynamicMessage>,
+    receipt: Option<String>,
+}
+
 /// The leg's answer minimised to its fields. The broker already released only those when they
-/// are within the rule (the usual case, checked when the policy compiled); masking again
-/// covers a policy reload between reading the recipe and deciding the call.
-fn minimise(leg: &Leg, body: &Bytes) -> Result<DynamicMessage, Rejection> {
-    let mut answer = DynamicMessage::decode(leg.fields.descriptor().clone(), body.clone())
+/// are within the rule (the usual case, checked when the policy compiled: then the reply says
+/// so and is passed on as it is); otherwise — a policy reload between reading the recipe and
+/// deciding the call — it is masked here. Decoded only when needed.
+fn minimised(leg: &Leg, reply: Reply, read_later: bool) -> Result<Answer, Rejection> {
+    if reply.masked_to_leg && !read_later {
+        return Ok(Answer {
+            encoded: reply.body.to_vec(),
+            message: None,
+            receipt: reply.receipt,
+        });
+    }
+    let mut message = DynamicMessage::decode(leg.fields.descriptor().clone(), reply.body.clone())
         .map_err(|_| {
-            Rejection::new(
-                Reason::AdapterFailed,
-                "the adapter's answer is not a message of the method's output type",
-            )
-        })?;
-    leg.fields.apply(&mut answer);
-    Ok(answer)
+        Rejection::new(
+            Reason::AdapterFailed,
+            "the adapter's answer is not a message of the method's output type",
+        )
+    })?;
+    let encoded = if reply.masked_to_leg {
+        reply.body.to_vec()
+    } else {
+        leg.fields.apply(&mut message);
+        message.encode_to_vec()
+    };
+    Ok(Answer {
+        encoded,
+        message: read_later.then_some(message),
+        receipt: reply.receipt,
+    })
 }
 
 /// A call that was never made: no exchange id, the reason it could not be.
@@ -249,5 +282,67 @@ fn not_made(rejection: &Rejection) -> LegCall {
         outcome: Some(leg_call::Outcome::Error(leg_error(rejection))),
         latency_us: 0,
         receipt: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+    use tongdao_policy::{Policy, PolicySources};
+    use tongdao_schemas::household::v1::{Member, Transcript};
+
+    use super::*;
+
+    fn shipped() -> Policy {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+        Policy::compile(&PolicySources::read_dir(&dir).expect("readable")).expect("compiles")
+    }
+
+    fn reply(masked_to_leg: bool) -> Reply {
+        let transcript = Transcript {
+            household_number: "F1234567".into(),
+            issuing_office: "released by a wider rule".into(),
+            members: vec![Member {
+                name: "王小明".into(),
+                birthplace: "臺北市".into(),
+                ..Member::default()
+            }],
+            ..Transcript::default()
+        };
+        Reply {
+            body: transcript.encode_to_vec().into(),
+            receipt: None,
+            masked_to_leg,
+        }
+    }
+
+    #[test]
+    fn an_answer_the_stack_did_not_mask_to_the_leg_is_masked_here() {
+        let policy = shipped();
+        let recipe = policy.recipe("welfare-eligibility").expect("shipped");
+        let household = &recipe.legs[0];
+        let answer = minimised(household, reply(false), true).expect("decodes");
+        let sent = Transcript::decode(answer.encoded.as_slice()).expect("transcript");
+        assert_eq!(sent.household_number, "F1234567");
+        assert!(sent.issuing_office.is_empty(), "not among the leg's fields");
+        assert!(sent.members[0].birthplace.is_empty());
+        assert_eq!(sent.members[0].name, "王小明");
+        assert!(answer.message.is_some(), "a later leg reads it");
+    }
+
+    #[test]
+    fn an_answer_already_masked_to_the_leg_passes_as_it_is_and_is_decoded_only_if_read() {
+        let policy = shipped();
+        let recipe = policy.recipe("welfare-eligibility").expect("shipped");
+        let household = &recipe.legs[0];
+        let original = reply(true).body.to_vec();
+        let answer = minimised(household, reply(true), false).expect("passes");
+        assert_eq!(
+            answer.encoded, original,
+            "the stack's bytes, not re-encoded"
+        );
+        assert!(answer.message.is_none());
+        let read = minimised(household, reply(true), true).expect("decodes");
+        assert!(read.message.is_some());
     }
 }
