@@ -89,9 +89,10 @@ impl OneStop for OneStopApi {
             }
         };
 
-        // Keep a little of the caller's budget to record the run and answer: legs still running
-        // then are reported as past the deadline rather than the whole answer being lost.
-        let reserve = (budget / 20).clamp(Duration::from_millis(2), Duration::from_millis(50));
+        // Keep a tenth of the caller's budget to record the run and answer (a durable append on
+        // a busy disk takes milliseconds to tens of them): legs still running then are reported
+        // as past the deadline rather than the whole answer being lost.
+        let reserve = (budget / 10).clamp(Duration::from_millis(5), Duration::from_millis(200));
         let runner = run::Runner {
             recipe,
             input: &run.input,
