@@ -127,3 +127,137 @@ fn access_map(policy: &Policy) -> BTreeMap<Key, Access> {
     }
     map
 }
+
+/// How a recipe differs between two policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipeChange {
+    /// Only in the new policy: its clients and legs.
+    Added {
+        /// The recipe's name.
+        name: String,
+        /// Client agencies, roles expanded.
+        agencies: Vec<String>,
+        /// Leg names.
+        legs: Vec<String>,
+    },
+    /// Only in the old policy.
+    Removed {
+        /// The recipe's name.
+        name: String,
+    },
+    /// In both, with these differences (one line each, for people).
+    Changed {
+        /// The recipe's name.
+        name: String,
+        /// What changed: clients, purpose, consent subject, legs, a leg's service, fields or
+        /// consent.
+        details: Vec<String>,
+    },
+}
+
+/// Every recipe added, removed or changed, by name. Leg fields are compared leaf by leaf.
+pub fn recipe_diff(old: &Policy, new: &Policy) -> Vec<RecipeChange> {
+    let mut changes = Vec::new();
+    for before in old.recipes() {
+        match new.recipe(&before.name) {
+            None => changes.push(RecipeChange::Removed {
+                name: before.name.clone(),
+            }),
+            Some(after) => {
+                let details = recipe_details(before, after);
+                if !details.is_empty() {
+                    changes.push(RecipeChange::Changed {
+                        name: after.name.clone(),
+                        details,
+                    });
+                }
+            }
+        }
+    }
+    for after in new.recipes() {
+        if old.recipe(&after.name).is_none() {
+            changes.push(RecipeChange::Added {
+                name: after.name.clone(),
+                agencies: after.agencies.clone(),
+                legs: after.legs.iter().map(|leg| leg.name.clone()).collect(),
+            });
+        }
+    }
+    changes
+}
+
+fn recipe_details(before: &crate::Recipe, after: &crate::Recipe) -> Vec<String> {
+    let mut details = Vec::new();
+    let set = |items: &[String]| items.iter().cloned().collect::<BTreeSet<String>>();
+    let (old_clients, new_clients) = (set(&before.agencies), set(&after.agencies));
+    for agency in new_clients.difference(&old_clients) {
+        details.push(format!("client {agency} added"));
+    }
+    for agency in old_clients.difference(&new_clients) {
+        details.push(format!("client {agency} removed"));
+    }
+    if before.purpose != after.purpose {
+        details.push(format!("purpose {} → {}", before.purpose, after.purpose));
+    }
+    if before.consent_subject != after.consent_subject {
+        details.push(format!(
+            "consent subject {} → {}",
+            before.consent_subject.as_deref().unwrap_or("(none)"),
+            after.consent_subject.as_deref().unwrap_or("(none)")
+        ));
+    }
+    for leg in &after.legs {
+        let Some(old_leg) = before.legs.iter().find(|l| l.name == leg.name) else {
+            details.push(format!("leg {} added ({})", leg.name, leg.service));
+            continue;
+        };
+        if old_leg.service != leg.service {
+            details.push(format!(
+                "leg {}: service {} → {}",
+                leg.name, old_leg.service, leg.service
+            ));
+            continue;
+        }
+        let (old_fields, new_fields) = (released(&old_leg.fields), released(&leg.fields));
+        let gained: Vec<&str> = new_fields
+            .difference(&old_fields)
+            .map(String::as_str)
+            .collect();
+        let lost: Vec<&str> = old_fields
+            .difference(&new_fields)
+            .map(String::as_str)
+            .collect();
+        if !gained.is_empty() {
+            details.push(format!("leg {} gains {}", leg.name, gained.join(", ")));
+        }
+        if !lost.is_empty() {
+            details.push(format!("leg {} loses {}", leg.name, lost.join(", ")));
+        }
+        if old_leg.consent != leg.consent {
+            details.push(format!(
+                "leg {} {} the consent",
+                leg.name,
+                if leg.consent {
+                    "now presents"
+                } else {
+                    "no longer presents"
+                }
+            ));
+        }
+    }
+    for leg in &before.legs {
+        if !after.legs.iter().any(|l| l.name == leg.name) {
+            details.push(format!("leg {} removed", leg.name));
+        }
+    }
+    details
+}
+
+/// The leaf paths a mask releases.
+fn released(mask: &crate::FieldMask) -> BTreeSet<String> {
+    mask.leaves()
+        .into_iter()
+        .filter(|leaf| leaf.released)
+        .map(|leaf| leaf.path)
+        .collect()
+}

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::decide::{Decision, DecisionRequest};
-use crate::diff::diff as diff_policies;
+use crate::diff::{RecipeChange, diff as diff_policies};
 use crate::fixtures::Fixtures;
 use crate::policy::Policy;
 use crate::sources::PolicySources;
@@ -420,12 +420,32 @@ pub fn diff(old: &PolicySources, new: &PolicySources) -> Report {
             (None, None) => {}
         }
     }
-    let _ = writeln!(
-        text,
-        "{} change{}",
-        changes.len(),
-        if changes.len() == 1 { "" } else { "s" }
-    );
+    let recipes = crate::diff::recipe_diff(&old_policy, &new_policy);
+    for change in &recipes {
+        match change {
+            RecipeChange::Added {
+                name,
+                agencies,
+                legs,
+            } => {
+                let _ = writeln!(
+                    text,
+                    "+ recipe {name}: added for {} ({} legs: {})",
+                    agencies.join(", "),
+                    legs.len(),
+                    legs.join(", ")
+                );
+            }
+            RecipeChange::Removed { name } => {
+                let _ = writeln!(text, "- recipe {name}: removed");
+            }
+            RecipeChange::Changed { name, details } => {
+                let _ = writeln!(text, "~ recipe {name}: {}", details.join("; "));
+            }
+        }
+    }
+    let total = changes.len() + recipes.len();
+    let _ = writeln!(text, "{total} change{}", if total == 1 { "" } else { "s" });
     Report { text, ok: true }
 }
 

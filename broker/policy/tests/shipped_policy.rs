@@ -122,3 +122,39 @@ fn every_shipped_recipe_explains_with_a_rule_for_every_leg_of_every_client() {
     let unknown = tools::explain_recipe(&sources, "nope", None, now);
     assert!(!unknown.ok && unknown.text.contains("no recipe named"));
 }
+
+#[test]
+fn diff_names_what_a_recipe_change_adds_and_removes() {
+    let old = shipped();
+    let mut new = old.clone();
+    let welfare = old
+        .get("recipes/welfare-eligibility.toml")
+        .expect("shipped")
+        .replace(
+            "\"holdings.county\", \"holdings.district\",",
+            "\"holdings.county\",",
+        );
+    new.insert("recipes/welfare-eligibility.toml", welfare);
+    new.remove("recipes/moving-house.toml");
+    let report = tools::diff(&old, &new);
+    assert!(report.ok, "{}", report.text);
+    assert!(
+        report
+            .text
+            .contains("~ recipe welfare-eligibility: leg members_land loses holdings.district"),
+        "{}",
+        report.text
+    );
+    assert!(
+        report.text.contains("- recipe moving-house: removed"),
+        "{}",
+        report.text
+    );
+    let back = tools::diff(&new, &old);
+    assert!(
+        back.text.contains("+ recipe moving-house: added for 301000100A (4 legs: household, land, property, directorships)"),
+        "{}",
+        back.text
+    );
+    assert!(tools::diff(&old, &old).text.ends_with("0 changes\n"));
+}
