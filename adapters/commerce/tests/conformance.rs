@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use tongdao_conformance::dev::serve_until_stopped;
 
 use tokio::net::TcpListener;
 use tongdao_adapter_commerce::standin::{self, Dataset};
@@ -44,10 +45,8 @@ async fn the_commerce_adapter_conforms() {
     let dataset = Dataset::load(&dataset_path).expect("load dataset");
     let gcis = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let gcis_addr = gcis.local_addr().expect("address");
-    let (stop_gcis, gcis_stopped) = tokio::sync::oneshot::channel::<()>();
-    let gcis_server = tokio::spawn(standin::serve(gcis, Arc::new(dataset), async {
-        let _ = gcis_stopped.await;
-    }));
+    let gcis_server =
+        serve_until_stopped(|stopped| standin::serve(gcis, Arc::new(dataset), stopped));
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
@@ -60,10 +59,7 @@ async fn the_commerce_adapter_conforms() {
     let adapter = tongdao_adapter_commerce::build(&config)
         .await
         .expect("commerce adapter");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(adapter.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let server = serve_until_stopped(|stopped| adapter.serve(listener, stopped));
 
     let target = pki
         .target(addr, "tongdao.commerce.v1.CompanyRegistry")
@@ -74,10 +70,8 @@ async fn the_commerce_adapter_conforms() {
         .build()
         .expect("target");
     let report = run_checks(&target).await;
-    let _ = stop.send(());
-    let _ = server.await;
-    let _ = stop_gcis.send(());
-    let _ = gcis_server.await;
+    server.stop().await;
+    gcis_server.stop().await;
 
     let shown = format!("{report}");
     println!("{shown}");

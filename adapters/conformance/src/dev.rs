@@ -116,3 +116,35 @@ pub fn absent_national_id(known: &std::collections::HashSet<String>) -> Option<S
         .map(|id| id.to_string())
         .find(|id| !known.contains(id))
 }
+
+/// A server running in a task until [`Served::stop`]: how test suites run the adapter (or a
+/// source stand-in) under test.
+#[derive(Debug)]
+pub struct Served {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The shutdown signal [`serve_until_stopped`] hands the server.
+pub type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Spawns `serve(stop_signal)` (e.g. `|stopped| adapter.serve(listener, stopped)`); the signal
+/// completes when [`Served::stop`] is called.
+pub fn serve_until_stopped<F>(serve: impl FnOnce(StopSignal) -> F) -> Served
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(Box::pin(async {
+        let _ = stopped.await;
+    })));
+    Served { stop, task }
+}
+
+impl Served {
+    /// Signals the server to stop and waits for it to finish draining.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

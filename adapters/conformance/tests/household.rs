@@ -4,6 +4,7 @@
 mod common;
 
 use std::{collections::HashSet, process::ExitCode};
+use tongdao_conformance::dev::serve_until_stopped;
 
 use clap::Parser as _;
 
@@ -58,10 +59,7 @@ async fn the_household_adapter_conforms() {
         extract: extract_path,
     };
     let adapter = tongdao_adapter_household::build(&config).expect("household adapter");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(adapter.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let server = serve_until_stopped(|stopped| adapter.serve(listener, stopped));
 
     let target = pki
         .target(addr)
@@ -107,8 +105,7 @@ async fn the_household_adapter_conforms() {
     let code = tongdao_conformance::main(cli.args).await;
     assert_eq!(format!("{code:?}"), format!("{:?}", ExitCode::from(64)));
 
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 
     assert!(report.passed(), "{}", show(&report));
     let not_passed: Vec<_> = report

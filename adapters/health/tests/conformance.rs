@@ -3,6 +3,7 @@
 //! conformance kit passes for both methods.
 
 use std::collections::HashSet;
+use tongdao_conformance::dev::serve_until_stopped;
 
 use tokio::net::TcpListener;
 use tongdao_config::HealthAdapterConfig;
@@ -43,10 +44,7 @@ async fn the_health_adapter_conforms() {
     let adapter = tongdao_adapter_health::build(&config(&pki, addr))
         .await
         .expect("health adapter");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(adapter.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let server = serve_until_stopped(|stopped| adapter.serve(listener, stopped));
 
     let target = pki
         .target(addr, "tongdao.health.v1.HealthInsurance")
@@ -60,8 +58,7 @@ async fn the_health_adapter_conforms() {
         .build()
         .expect("target");
     let report = run_checks(&target).await;
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 
     let shown = format!("{report}");
     assert!(report.passed(), "{shown}");

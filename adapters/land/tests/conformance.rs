@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashSet;
+use tongdao_conformance::dev::serve_until_stopped;
 
 use tokio::net::TcpListener;
 use tongdao_config::{AdapterServerConfig, LandAdapterConfig, TlsFiles};
@@ -57,10 +58,7 @@ async fn the_land_adapter_conforms() {
     let adapter = tongdao_adapter_land::build(&config)
         .await
         .expect("land adapter");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(adapter.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let server = serve_until_stopped(|stopped| adapter.serve(listener, stopped));
 
     let target = pki
         .target(addr, "tongdao.land.v1.LandRegistry")
@@ -71,8 +69,7 @@ async fn the_land_adapter_conforms() {
         .build()
         .expect("target");
     let report = run_checks(&target).await;
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 
     let shown = format!("{report}");
     assert!(report.passed(), "{shown}");

@@ -61,10 +61,8 @@ fn recipe_request(recipe: &str, inputs: &[(String, String)]) -> (String, String)
         .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
         .collect();
     let request = serde_json::json!({ "recipe": recipe, "input": input });
-    (RUN_RECIPE.to_owned(), request.to_string())
+    (crate::recipes::RUN_RECIPE.to_owned(), request.to_string())
 }
-
-const RUN_RECIPE: &str = "tongdao.v1.OneStop/RunRecipe";
 
 /// One line per leg call on stderr: which leg, how it ended, how long it took.
 fn summarise_recipe(json: &serde_json::Value) -> bool {

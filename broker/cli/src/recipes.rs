@@ -115,7 +115,7 @@ pub fn consent_request(sandbox: &Sandbox, recipe: &Recipe, grantee: &str) -> Gra
         fields,
         purpose: recipe.purpose.to_string(),
         single_use: false,
-        not_after_unix: unix_now() + 3600,
+        not_after_unix: tongdao_consent::Timestamp::now().unix_seconds() + 3600,
     }
 }
 
@@ -186,12 +186,6 @@ pub async fn run_on(
     let response = RunRecipeResponse::decode(body)
         .map_err(|e| Status::internal(format!("RunRecipeResponse does not decode: {e}")))?;
     Ok((response, metadata))
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The demo's one-stop step: the welfare office runs `welfare-eligibility` with the citizen's

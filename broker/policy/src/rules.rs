@@ -358,47 +358,7 @@ fn read_rule(
             }
             continue;
         }
-        let parsed = match text.strip_prefix("role:") {
-            Some(role) => {
-                if let Some(roles) = registries.roles {
-                    match roles.get(role) {
-                        Some(entry) => {
-                            for agency in &entry.agencies {
-                                if !agencies.contains(agency) {
-                                    agencies.push(agency.clone());
-                                }
-                            }
-                        }
-                        None => cx.error(
-                            &client.span(),
-                            format!("unknown role {role:?} (not in roles.toml)"),
-                        ),
-                    }
-                }
-                Client::Role(role.to_owned())
-            }
-            None => {
-                if registries
-                    .agencies
-                    .is_some_and(|a| a.by_code(text).is_none())
-                {
-                    cx.error(
-                        &client.span(),
-                        format!(
-                            "unknown agency {text:?} (not in agencies.toml; roles are written role:<name>)"
-                        ),
-                    );
-                } else if !agencies.iter().any(|a| a == text) {
-                    agencies.push(text.to_owned());
-                }
-                Client::Agency(text.to_owned())
-            }
-        };
-        if parsed_clients.contains(&parsed) {
-            cx.error(&client.span(), format!("client {parsed} is listed twice"));
-        } else {
-            parsed_clients.push(parsed);
-        }
+        read_agency_client(cx, client, registries, &mut parsed_clients, &mut agencies);
     }
     if clients.as_ref().is_some_and(Vec::is_empty) {
         cx.error(
@@ -709,4 +669,59 @@ fn is_rule_id(id: &str) -> bool {
         && id.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
         })
+}
+
+/// Reads one client naming an agency code or `role:<name>` (the `citizen:` forms are the
+/// caller's business): reports an unknown agency or role and a client listed twice, adds it to
+/// `clients`, and the agencies it names — roles expanded, in order of first mention — to
+/// `agencies`. Rules and recipes name their clients the same way.
+pub(crate) fn read_agency_client(
+    cx: &mut FileCx,
+    client: &toml::Spanned<&str>,
+    registries: Registries<'_>,
+    clients: &mut Vec<Client>,
+    agencies: &mut Vec<String>,
+) {
+    let text = *client.get_ref();
+    let parsed = match text.strip_prefix("role:") {
+        Some(role) => {
+            if let Some(roles) = registries.roles {
+                match roles.get(role) {
+                    Some(entry) => {
+                        for agency in &entry.agencies {
+                            if !agencies.contains(agency) {
+                                agencies.push(agency.clone());
+                            }
+                        }
+                    }
+                    None => cx.error(
+                        &client.span(),
+                        format!("unknown role {role:?} (not in roles.toml)"),
+                    ),
+                }
+            }
+            Client::Role(role.to_owned())
+        }
+        None => {
+            if registries
+                .agencies
+                .is_some_and(|a| a.by_code(text).is_none())
+            {
+                cx.error(
+                    &client.span(),
+                    format!(
+                        "unknown agency {text:?} (not in agencies.toml; roles are written role:<name>)"
+                    ),
+                );
+            } else if !agencies.iter().any(|a| a == text) {
+                agencies.push(text.to_owned());
+            }
+            Client::Agency(text.to_owned())
+        }
+    };
+    if clients.contains(&parsed) {
+        cx.error(&client.span(), format!("client {parsed} is listed twice"));
+    } else {
+        clients.push(parsed);
+    }
 }

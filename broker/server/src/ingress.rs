@@ -56,11 +56,10 @@ impl Service<http::Request<Body>> for DomainIngress {
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let headers = request.headers();
         let received = Instant::now();
-        let timeout = headers
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(tongdao_core::deadline::parse_grpc_timeout)
-            .map_or(self.max_deadline, |t| t.min(self.max_deadline));
+        let timeout = caller_budget(
+            headers.get("grpc-timeout").and_then(|v| v.to_str().ok()),
+            self.max_deadline,
+        );
         let requested_id = headers.get(EXCHANGE_ID_HEADER).map(|value| {
             value
                 .to_str()
@@ -101,6 +100,14 @@ impl Service<http::Request<Body>> for DomainIngress {
             Ok(with_exchange_id_trailer(response, id))
         })
     }
+}
+
+/// How long the caller gives the exchange: its `grpc-timeout`, capped by the broker's maximum
+/// (which is also the default when it sends none or an unreadable one).
+pub(crate) fn caller_budget(grpc_timeout: Option<&str>, max: Duration) -> Duration {
+    grpc_timeout
+        .and_then(tongdao_core::deadline::parse_grpc_timeout)
+        .map_or(max, |t| t.min(max))
 }
 
 /// Per-call context handed from [`DomainIngress`] to the unary handler.
@@ -179,13 +186,15 @@ impl UnaryService<Bytes> for Unary {
     }
 }
 
-fn status_for(rejection: Rejection, id: ExchangeId) -> Status {
+/// A rejection as the status a caller receives, with the exchange id in its metadata.
+pub(crate) fn status_for(rejection: Rejection, id: ExchangeId) -> Status {
     let mut status = rejection.into_status();
     insert_id(status.metadata_mut(), id);
     status
 }
 
-fn insert_id(metadata: &mut tonic::metadata::MetadataMap, id: ExchangeId) {
+/// Puts the exchange id in response metadata (`tongdao-exchange-id`).
+pub(crate) fn insert_id(metadata: &mut tonic::metadata::MetadataMap, id: ExchangeId) {
     if let Ok(value) = MetadataValue::try_from(id.to_string()) {
         metadata.insert(EXCHANGE_ID_HEADER, value);
     }

@@ -28,9 +28,8 @@ use tonic::{Request, Response, Status, metadata::MetadataValue};
 use crate::{
     api::caller,
     audit::{Auditor, DenialFacts},
-    exchange::{
-        CONSENT_HEADER, Caller, EXCHANGE_ID_HEADER, ExchangeId, TRACEPARENT_HEADER, TraceContext,
-    },
+    exchange::{CONSENT_HEADER, Caller, ExchangeId, TRACEPARENT_HEADER, TraceContext},
+    ingress::{caller_budget, insert_id, status_for},
     policy::PolicyHandle,
     stack::ExchangeService,
 };
@@ -64,10 +63,7 @@ impl OneStop for OneStopApi {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let budget = header("grpc-timeout")
-            .as_deref()
-            .and_then(tongdao_core::deadline::parse_grpc_timeout)
-            .map_or(self.max_deadline, |t| t.min(self.max_deadline));
+        let budget = caller_budget(header("grpc-timeout").as_deref(), self.max_deadline);
         let trace = TraceContext::continue_or_start(header(TRACEPARENT_HEADER).as_deref());
         let consent = header(CONSENT_HEADER);
         let parent = ExchangeId::generate();
@@ -84,8 +80,8 @@ impl OneStop for OneStopApi {
                 self.auditor
                     .denial(&facts, &rejection, Some(policy.version().to_owned()))
                     .await
-                    .map_err(|unavailable| with_id(unavailable.into_status(), parent))?;
-                return Err(with_id(rejection.into_status(), parent));
+                    .map_err(|unavailable| status_for(unavailable, parent))?;
+                return Err(status_for(rejection, parent));
             }
         };
 
@@ -127,7 +123,7 @@ impl OneStop for OneStopApi {
             received,
         )
         .await
-        .map_err(|unavailable| with_id(unavailable.into_status(), parent))?;
+        .map_err(|unavailable| status_for(unavailable, parent))?;
         metrics::counter!("tongdao_recipe_runs_total", "recipe" => recipe.name.clone())
             .increment(1);
         metrics::histogram!("tongdao_recipe_duration_seconds", "recipe" => recipe.name.clone())
@@ -263,17 +259,6 @@ fn count_calls(legs: &[tongdao_schemas::v1::LegResult], succeeded: bool) -> u32 
         .flat_map(|leg| &leg.calls)
         .filter(|call| matches!(call.outcome, Some(leg_call::Outcome::Response(_))) == succeeded)
         .count() as u32
-}
-
-fn with_id(mut status: Status, id: ExchangeId) -> Status {
-    insert_id(status.metadata_mut(), id);
-    status
-}
-
-fn insert_id(metadata: &mut tonic::metadata::MetadataMap, id: ExchangeId) {
-    if let Ok(value) = MetadataValue::try_from(id.to_string()) {
-        metadata.insert(EXCHANGE_ID_HEADER, value);
-    }
 }
 
 /// A rejection as a leg's error in the answer.

@@ -18,7 +18,7 @@ use crate::error::PolicyError;
 use crate::index::{AgencyKey, FastMap};
 use crate::mask::{FieldMask, redundant_paths};
 use crate::policy::Slot;
-use crate::rules::{CheckedRule, Client, Registries};
+use crate::rules::{CheckedRule, Client, Registries, read_agency_client};
 use crate::services::ServiceEntry;
 use crate::sources::PolicySources;
 use crate::toml_read::{FileCx, Span, Table, parse_document, type_name};
@@ -245,7 +245,7 @@ fn read_clients(
     }
     for client in &list {
         let text = *client.get_ref();
-        let parsed = if text.starts_with("citizen:") {
+        if text.starts_with("citizen:") {
             cx.error(
                 &client.span(),
                 format!(
@@ -254,44 +254,8 @@ fn read_clients(
                 ),
             );
             continue;
-        } else if let Some(role) = text.strip_prefix("role:") {
-            match registries.roles.map(|roles| roles.get(role)) {
-                Some(Some(entry)) => {
-                    for agency in &entry.agencies {
-                        if !agencies.contains(agency) {
-                            agencies.push(agency.clone());
-                        }
-                    }
-                }
-                Some(None) => cx.error(
-                    &client.span(),
-                    format!("unknown role {role:?} (not in roles.toml)"),
-                ),
-                None => {}
-            }
-            Client::Role(role.to_owned())
-        } else {
-            if registries
-                .agencies
-                .is_some_and(|a| a.by_code(text).is_none())
-            {
-                cx.error(
-                    &client.span(),
-                    format!(
-                        "unknown agency {text:?} (not in agencies.toml; roles are written \
-                         role:<name>)"
-                    ),
-                );
-            } else if !agencies.iter().any(|a| a == text) {
-                agencies.push(text.to_owned());
-            }
-            Client::Agency(text.to_owned())
-        };
-        if clients.contains(&parsed) {
-            cx.error(&client.span(), format!("client {parsed} is listed twice"));
-        } else {
-            clients.push(parsed);
         }
+        read_agency_client(cx, client, registries, &mut clients, &mut agencies);
     }
     (clients, agencies)
 }

@@ -46,20 +46,14 @@ pub(super) struct Runner<'r> {
     pub(super) stack: ExchangeService,
 }
 
-/// What one call of a leg came to, and the answer later legs may read.
-struct Settled {
-    calls: Vec<LegCall>,
-    /// The minimised answer, when the leg made one call and it succeeded.
-    answer: Option<DynamicMessage>,
-}
-
 impl Runner<'_> {
     /// Runs every leg and returns their results in the recipe's order. Never fails: a leg that
     /// is refused, fails, times out or cannot be built is reported in its own result.
     pub(super) async fn run(&self) -> Vec<LegResult> {
         let legs = &self.recipe.legs;
         let input = self.input.clone().into_iter().collect();
-        let mut settled: Vec<Option<Settled>> = legs.iter().map(|_| None).collect();
+        // Each leg's calls once it has settled, and its answer when a later leg reads it.
+        let mut settled: Vec<Option<Vec<LegCall>>> = vec![None; legs.len()];
         let mut answers: Vec<Option<DynamicMessage>> = vec![None; legs.len()];
         let mut started = vec![false; legs.len()];
         let mut running = FuturesUnordered::new();
@@ -73,19 +67,14 @@ impl Runner<'_> {
                 let leg = &legs[index];
                 match self.requests(leg, &input, &answers) {
                     Ok(bodies) => running.push(self.run_leg(index, leg, bodies)),
-                    Err(rejection) => {
-                        settled[index] = Some(Settled {
-                            calls: vec![not_made(&rejection)],
-                            answer: None,
-                        });
-                    }
+                    Err(rejection) => settled[index] = Some(vec![not_made(&rejection)]),
                 }
             }
-            let Some((index, outcome)) = running.next().await else {
+            let Some((index, calls, answer)) = running.next().await else {
                 break;
             };
-            answers[index] = outcome.answer.clone();
-            settled[index] = Some(outcome);
+            answers[index] = answer;
+            settled[index] = Some(calls);
         }
         legs.iter()
             .zip(settled)
@@ -93,7 +82,7 @@ impl Runner<'_> {
                 leg: leg.name.clone(),
                 service: leg.service.clone(),
                 // Every leg settles: its dependencies are earlier in a valid (acyclic) recipe.
-                calls: settled.map(|s| s.calls).unwrap_or_default(),
+                calls: settled.unwrap_or_default(),
             })
             .collect()
     }
@@ -123,8 +112,13 @@ impl Runner<'_> {
         })
     }
 
-    /// Every call of one leg, at once.
-    async fn run_leg(&self, index: usize, leg: &Leg, bodies: Vec<Bytes>) -> (usize, Settled) {
+    /// Every call of one leg, at once: their results, and the answer when a later leg reads it.
+    async fn run_leg(
+        &self,
+        index: usize,
+        leg: &Leg,
+        bodies: Vec<Bytes>,
+    ) -> (usize, Vec<LegCall>, Option<DynamicMessage>) {
         let context = Arc::new(LegContext {
             recipe: self.recipe.name.as_str().into(),
             leg: leg.name.as_str().into(),
@@ -132,7 +126,8 @@ impl Runner<'_> {
             fields: leg.fields.clone(),
             timeout: leg.timeout,
         });
-        // Decoding an answer is needed only when a later leg reads it.
+        // Decoding an answer is needed only when a later leg reads it, and later legs read only
+        // single-call legs (the policy refuses reading a fanned-out one).
         let read_later = !leg.fans_out()
             && self
                 .recipe
@@ -140,19 +135,17 @@ impl Runner<'_> {
                 .iter()
                 .any(|other| other.depends_on.contains(&index));
         let started = Instant::now();
-        let calls: Vec<(LegCall, Option<DynamicMessage>)> = futures::future::join_all(
-            bodies
-                .into_iter()
-                .map(|body| self.call(leg, context.clone(), body, started, read_later)),
-        )
-        .await;
-        // Later legs read only single-call legs (the policy refuses reading a fanned-out one).
-        let answer = match calls.as_slice() {
-            [(_, Some(answer))] if !leg.fans_out() => Some(answer.clone()),
-            _ => None,
-        };
-        let calls = calls.into_iter().map(|(call, _)| call).collect();
-        (index, Settled { calls, answer })
+        let (calls, mut answers): (Vec<LegCall>, Vec<Option<DynamicMessage>>) =
+            futures::future::join_all(
+                bodies
+                    .into_iter()
+                    .map(|body| self.call(leg, context.clone(), body, started, read_later)),
+            )
+            .await
+            .into_iter()
+            .unzip();
+        let answer = answers.pop().flatten();
+        (index, calls, answer)
     }
 
     /// One child exchange through the stack: the run's deadline bounds it, and the leg's
