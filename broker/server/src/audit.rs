@@ -140,10 +140,7 @@ impl Auditor {
             consent_id: exchange
                 .header(CONSENT_HEADER)
                 .and_then(crate::consent::audited_consent_id),
-            recipe: exchange
-                .leg
-                .as_deref()
-                .map(crate::exchange::LegContext::audited),
+            recipe: exchange.leg.as_deref().map(|leg| leg.record.clone()),
         }
     }
 
@@ -352,10 +349,7 @@ impl DenialFacts {
             consent: header(CONSENT_HEADER)
                 .as_deref()
                 .and_then(crate::consent::audited_consent_id),
-            recipe: incoming
-                .leg
-                .as_deref()
-                .map(crate::exchange::LegContext::audited),
+            recipe: incoming.leg.as_deref().map(|leg| leg.record.clone()),
             body: incoming.body.clone(),
             received: Instant::now(),
         }

@@ -158,28 +158,14 @@ pub(crate) struct Incoming {
 /// recipe asks for (never more than the rule releases, so the narrower mask applies).
 #[derive(Debug)]
 pub(crate) struct LegContext {
-    /// The recipe's name, recorded on every leg record.
-    pub recipe: Arc<str>,
-    /// The leg's name in the recipe.
-    pub leg: Arc<str>,
-    /// The recipe run's exchange id, recorded as every leg record's parent.
-    pub parent: ExchangeId,
+    /// What every audit record of the leg's calls says about the recipe it is part of (the
+    /// recipe, the leg, the run's exchange id), built once per leg.
+    pub record: tongdao_audit::RecipeLeg,
     /// The leg's fields, compiled against the method's output.
     pub fields: Arc<tongdao_policy::FieldMask>,
     /// The leg's own bound on the adapter's answer, applied like a route's timeout
     /// (`ADAPTER_TIMEOUT`); the caller's deadline bounds it too (`DEADLINE_EXCEEDED`).
     pub timeout: std::time::Duration,
-}
-
-impl LegContext {
-    /// What every audit record of the leg's call says about the recipe it is part of.
-    pub(crate) fn audited(&self) -> tongdao_audit::RecipeLeg {
-        tongdao_audit::RecipeLeg {
-            recipe: self.recipe.to_string(),
-            leg: self.leg.to_string(),
-            parent_exchange_id: self.parent.to_string(),
-        }
-    }
 }
 
 /// A call resolved to a known method and an identified agency.

@@ -146,7 +146,6 @@ async fn check(
         .parse()
         .map_err(|_| scope("the exchange declares no purpose"))?;
     // A recipe's legs share one use of a single-use consent: the run is the occasion.
-    let run = exchange.leg.as_ref().map(|leg| leg.parent.to_string());
     let usage = Use {
         grantee: &grantee,
         subject,
@@ -154,7 +153,10 @@ async fn check(
         purpose,
         fields: allow.fields.paths(),
         now: Timestamp::now(),
-        run: run.as_deref(),
+        run: exchange
+            .leg
+            .as_ref()
+            .map(|leg| leg.record.parent_exchange_id.as_str()),
     };
     match store.check(id, &usage).await {
         Ok(permit) => {

@@ -120,9 +120,11 @@ impl Runner<'_> {
         bodies: Vec<Bytes>,
     ) -> (usize, Vec<LegCall>, Option<DynamicMessage>) {
         let context = Arc::new(LegContext {
-            recipe: self.recipe.name.as_str().into(),
-            leg: leg.name.as_str().into(),
-            parent: self.parent,
+            record: tongdao_audit::RecipeLeg {
+                recipe: self.recipe.name.clone(),
+                leg: leg.name.clone(),
+                parent_exchange_id: self.parent.to_string(),
+            },
             fields: leg.fields.clone(),
             timeout: leg.timeout,
         });
